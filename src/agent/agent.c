@@ -1,0 +1,3 @@
+/* Agent lifecycle (work in progress). */
+#include "agent.h"
+int lk_agent_placeholder;

@@ -1,0 +1,2 @@
+/* Interposed allocation functions (work in progress). */
+#include "agent.h"

@@ -1,0 +1,64 @@
+/* leakscope's entry point: a table of verbs, each implemented in
+ * cmd_<verb>.c. Parses nothing itself beyond the verb, --help and
+ * --version. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+struct command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *usage;
+    const char *summary;
+};
+
+static const struct command commands[] = {
+    {"run", lk_cmd_run, "run [-o FILE] [options] -- CMD [ARGS...]",
+     "run a command under the agent, then report"},
+    {"report", lk_cmd_report, "report [--json] [--top N] [--frames N] [--all] FILE",
+     "verdict, suspects and stacks of a recording"},
+};
+
+static void
+usage(FILE *out)
+{
+    fprintf(out, "usage: leakscope COMMAND [ARGS...]\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        fprintf(out, "  %-58s %s\n", commands[i].usage, commands[i].summary);
+    fprintf(out, "\n'leakscope COMMAND --help' describes one command's options.\n");
+}
+
+void
+lk_cli_error(const char *fmt, ...)
+{
+    va_list ap;
+    fputs("leakscope: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int
+main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("leakscope %s\n", LK_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    lk_cli_error("unknown command '%s' (try 'leakscope --help')", argv[1]);
+    return 2;
+}
