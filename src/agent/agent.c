@@ -1,3 +1,520 @@
-/* Agent lifecycle (work in progress). */
+/* The agent's lifecycle: start-up from a constructor (options, recording
+ * file, tables, snapshot thread), the per-block hooks called by interpose.c,
+ * the snapshot thread, fork handling, and the final snapshot at exit or on a
+ * fatal signal. Everything here runs with the re-entrancy guard set, so
+ * whatever it or libunwind allocates passes through untracked; the recorder
+ * lock (outermost rank) serializes writes to the recording. */
 #include "agent.h"
-int lk_agent_placeholder;
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <pthread.h>
+#include <semaphore.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "arena.h"
+#include "base/err.h"
+#include "base/fmt.h"
+#include "lock.h"
+#include "modules.h"
+#include "options.h"
+#include "site_table.h"
+#include "snapshot.h"
+#include "sys.h"
+#include "unwind.h"
+
+__thread int lk_guard __attribute__((tls_model("initial-exec")));
+atomic_int lk_state;
+
+static atomic_uint period;         /* current period index, advanced by the snapshot thread */
+static atomic_uint_least64_t untracked_frees;
+static struct lk_options opts;
+static struct lk_recorder rec;
+static struct lk_lock rec_lock = LK_LOCK_INIT;
+static char rec_path[LK_PATH_MAX];
+static sem_t wake;                 /* posted to wake the snapshot thread early */
+static atomic_int fatal_sig;       /* a fatal signal the thread must handle */
+static atomic_int final_done;      /* the final snapshot is written */
+static atomic_int owned_sig[NSIG]; /* signals whose SIG_DFL we replaced */
+static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
+static struct lk_info info;
+static char cmdline[4096];
+static size_t cmdline_len;
+static char exe[LK_PATH_MAX];
+
+/* ---- per-block hooks ---------------------------------------------------- */
+
+static void
+account_free(const struct lk_live_info *li)
+{
+    struct lk_site *s = lk_site_get(li->site);
+    if (s)
+        lk_site_on_free(s, li->size, li->period);
+}
+
+void
+lk_agent_on_alloc(void *p, size_t size)
+{
+    uintptr_t frames[LK_MAX_FRAMES];
+    struct lk_live_info old;
+    int saved = errno;
+    lk_guard = 1;
+    size_t n = lk_unwind_capture(frames, opts.depth);
+    struct lk_site *s = lk_site_intern(frames, n, LK_KIND_HEAP);
+    if (s) {
+        uint32_t per = atomic_load_explicit(&period, memory_order_relaxed);
+        int r = lk_live_map_insert((uintptr_t)p, size, s->id, per, &old);
+        if (r >= 0)
+            lk_site_on_alloc(s, size, per);
+        if (r == 1)
+            account_free(&old);
+    }
+    lk_guard = 0;
+    errno = saved;
+}
+
+void
+lk_agent_on_free(void *p)
+{
+    struct lk_live_info li;
+    int saved = errno;
+    lk_guard = 1;
+    if (lk_live_map_remove((uintptr_t)p, &li))
+        account_free(&li);
+    else
+        atomic_fetch_add_explicit(&untracked_frees, 1, memory_order_relaxed);
+    lk_guard = 0;
+    errno = saved;
+}
+
+int
+lk_agent_untrack(void *p, struct lk_live_info *out)
+{
+    int saved = errno;
+    lk_guard = 1;
+    int found = lk_live_map_remove((uintptr_t)p, out);
+    if (found)
+        account_free(out);
+    lk_guard = 0;
+    errno = saved;
+    return found;
+}
+
+void
+lk_agent_retrack(void *p, const struct lk_live_info *li)
+{
+    struct lk_live_info old;
+    int saved = errno;
+    lk_guard = 1;
+    struct lk_site *s = lk_site_get(li->site);
+    if (s && lk_live_map_insert((uintptr_t)p, li->size, li->site, li->period, &old) >= 0)
+        lk_site_on_alloc(s, li->size, li->period);
+    lk_guard = 0;
+    errno = saved;
+}
+
+/* ---- recording ---------------------------------------------------------- */
+
+static void
+log2s(const char *a, const char *b, const char *c)
+{
+    char msg[LK_PATH_MAX + 256];
+    struct lk_fmt f;
+    lk_fmt_init(&f, msg, sizeof msg);
+    lk_fmt_str(&f, a);
+    lk_fmt_str(&f, b);
+    lk_fmt_str(&f, c);
+    lk_sys_log(msg);
+}
+
+static void
+with_suffix(char *dst, const char *path, const char *suffix, uint64_t num)
+{
+    struct lk_fmt f;
+    lk_fmt_init(&f, dst, LK_PATH_MAX);
+    lk_fmt_str(&f, path);
+    lk_fmt_str(&f, suffix);
+    if (num)
+        lk_fmt_u64(&f, num);
+}
+
+/* Creates the recording, and marks this process as its owner in the
+ * environment (LEAKSCOPE_OWNER=pid), which exec'd images inherit:
+ * - the same pid after an exec (a shell script or a launcher such as a
+ *   pyenv shim exec'ing the real program): the earlier image's file is kept
+ *   as NAME.pre-exec and a new one started under NAME, quietly;
+ * - another pid whose recording process is alive (a child exec'd by the
+ *   recorded process): stays dormant, unless LEAKSCOPE_FOLLOW_EXEC=1, when it
+ *   records to NAME.PID;
+ * - an existing file from no live owner (a restarted service): NAME.PID.
+ * Returns the fd, or negative (dormant). */
+static int
+open_recording(int *quiet_start)
+{
+    const char *base = exe;
+    int self = lk_sys_getpid(), owner = 0;
+    const char *e = getenv("LEAKSCOPE_OWNER");
+    for (; e && *e >= '0' && *e <= '9'; e++)
+        owner = owner * 10 + (*e - '0');
+    for (const char *p = exe; *p; p++)
+        if (*p == '/')
+            base = p + 1;
+    if (opts.out[0]) {
+        with_suffix(rec_path, opts.out, "", 0);
+    } else {
+        struct lk_fmt f;
+        lk_fmt_init(&f, rec_path, sizeof rec_path);
+        lk_fmt_str(&f, "leakscope.");
+        lk_fmt_str(&f, base[0] ? base : "process");
+        lk_fmt_str(&f, ".");
+        lk_fmt_u64(&f, (uint64_t)self);
+        lk_fmt_str(&f, ".lsr");
+    }
+    int child = owner && owner != self && lk_sys_process_alive(owner);
+    if (child && !opts.follow_exec)
+        return -EEXIST;
+    *quiet_start = owner == self;
+    int fd = lk_sys_create(rec_path);
+    if (fd == -EEXIST) {
+        char alt[LK_PATH_MAX];
+        if (owner == self) {
+            with_suffix(alt, rec_path, ".pre-exec", 0);
+            if (lk_sys_rename(rec_path, alt) == 0)
+                fd = lk_sys_create(rec_path);
+        } else {
+            with_suffix(alt, rec_path, ".", (uint64_t)self);
+            memcpy(rec_path, alt, sizeof alt);
+            fd = lk_sys_create(rec_path);
+        }
+    }
+    if (fd < 0) {
+        char msg[LK_PATH_MAX + 128];
+        struct lk_fmt f;
+        lk_fmt_init(&f, msg, sizeof msg);
+        lk_fmt_str(&f, "cannot create the recording ");
+        lk_fmt_str(&f, rec_path);
+        lk_fmt_str(&f, ": ");
+        lk_fmt_str(&f, lk_strerror(fd));
+        lk_fmt_str(&f, "; the program runs without tracking");
+        lk_sys_log(msg);
+        return fd;
+    }
+    char pid[24];
+    struct lk_fmt f;
+    lk_fmt_init(&f, pid, sizeof pid);
+    lk_fmt_u64(&f, (uint64_t)self);
+    setenv("LEAKSCOPE_OWNER", pid, 1); /* allocates: under the guard, untracked */
+    return lk_sys_fd_high(fd);
+}
+
+static void
+read_cmdline(void)
+{
+    ssize_t n = lk_sys_read_file("/proc/self/cmdline", cmdline, sizeof cmdline);
+    cmdline_len = n > 0 ? (size_t)n : 0;
+    lk_sys_readlink("/proc/self/exe", exe, sizeof exe);
+}
+
+static void
+fill_info(uint64_t flags)
+{
+    static const char arch[] = "x86_64", version[] = LK_VERSION;
+    memset(&info, 0, sizeof info);
+    info.pid = (uint64_t)lk_sys_getpid();
+    info.ppid = (uint64_t)lk_sys_getppid();
+    info.start_realtime_ns = lk_sys_realtime_ns();
+    info.page_size = (uint64_t)lk_sys_page_size();
+    info.period_ms = opts.period_ms;
+    info.depth = opts.depth;
+    info.sample_bytes = 0;
+    info.flags = flags;
+    info.pointer_bytes = sizeof(void *);
+    info.arch = (struct lk_bytes){(const uint8_t *)arch, sizeof arch - 1};
+    info.exe = (struct lk_bytes){(const uint8_t *)exe, strlen(exe)};
+    info.cmdline = (struct lk_bytes){(const uint8_t *)cmdline, cmdline_len};
+    info.agent_version = (struct lk_bytes){(const uint8_t *)version, sizeof version - 1};
+}
+
+/* Writes the final snapshot and END once; later calls do nothing. */
+static void
+finish(enum lk_end_reason reason, uint64_t code)
+{
+    lk_lock(&rec_lock);
+    if (atomic_load(&lk_state) == LK_STATE_ON) {
+        atomic_store(&lk_state, LK_STATE_STOPPED);
+        lk_snapshot_write(&rec, atomic_load(&period), atomic_load(&untracked_frees));
+        lk_snapshot_end(&rec, reason, code);
+        lk_snapshot_close(&rec);
+    }
+    lk_unlock(&rec_lock);
+    atomic_store(&final_done, 1);
+}
+
+/* ---- the snapshot thread ------------------------------------------------ */
+
+static void *
+snapshot_main(void *arg)
+{
+    (void)arg;
+    lk_guard = 1;
+    uint64_t step = (uint64_t)opts.period_ms * 1000000ull;
+    uint64_t next = lk_sys_now_ns() + step;
+    for (;;) {
+        struct timespec ts = {(time_t)(next / 1000000000ull), (long)(next % 1000000000ull)};
+        int r = sem_clockwait(&wake, CLOCK_MONOTONIC, &ts);
+        (void)r;
+        if (atomic_load(&lk_state) != LK_STATE_ON)
+            break;
+        int sig = atomic_load(&fatal_sig);
+        if (sig) {
+            finish(LK_END_SIGNAL, (uint64_t)sig);
+            break;
+        }
+        uint64_t now = lk_sys_now_ns();
+        if (now < next)
+            continue;
+        next += step;
+        if (next <= now) /* we fell behind (stopped process): do not burst */
+            next = now + step;
+        uint32_t per = atomic_fetch_add(&period, 1) + 1;
+        lk_lock(&rec_lock);
+        if (atomic_load(&lk_state) == LK_STATE_ON)
+            lk_snapshot_write(&rec, per, atomic_load(&untracked_frees));
+        lk_unlock(&rec_lock);
+    }
+    return NULL;
+}
+
+static int
+start_thread(void)
+{
+    pthread_t t;
+    pthread_attr_t attr;
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread inherits "all blocked" */
+    pthread_attr_init(&attr);
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    pthread_attr_setstacksize(&attr, 256 * 1024);
+    int err = pthread_create(&t, &attr, snapshot_main, NULL);
+    pthread_attr_destroy(&attr);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return -err;
+}
+
+/* ---- signals ------------------------------------------------------------ */
+
+static void
+die_by(int sig)
+{
+    struct sigaction dfl;
+    sigset_t set;
+    memset(&dfl, 0, sizeof dfl);
+    dfl.sa_handler = SIG_DFL;
+    real_sigaction(sig, &dfl, NULL);
+    sigemptyset(&set);
+    sigaddset(&set, sig);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    raise(sig);
+}
+
+/* A fatal signal whose default action we replaced: let the snapshot thread
+ * write the final snapshot (at most ~2 s), then die by the same signal, so
+ * the exit status is what it would have been. Async-signal-safe. */
+static void
+on_fatal_signal(int sig)
+{
+    int expected = 0;
+    if (atomic_load(&lk_state) == LK_STATE_ON && !lk_guard &&
+        atomic_compare_exchange_strong(&fatal_sig, &expected, sig)) {
+        sem_post(&wake);
+        for (int i = 0; i < 2000 && !atomic_load(&final_done); i++) {
+            struct timespec ts = {0, 1000000};
+            nanosleep(&ts, NULL);
+        }
+    }
+    die_by(sig);
+}
+
+static void
+own_signals(void)
+{
+    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
+    real_sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(
+        RTLD_NEXT, "sigaction");
+    if (!real_sigaction || !opts.catch_signals)
+        return;
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
+        struct sigaction cur, sa;
+        if (real_sigaction(sigs[i], NULL, &cur) < 0 || cur.sa_handler != SIG_DFL ||
+            (cur.sa_flags & SA_SIGINFO))
+            continue;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_fatal_signal;
+        sa.sa_flags = SA_RESTART;
+        sigemptyset(&sa.sa_mask);
+        atomic_store(&owned_sig[sigs[i]], 1);
+        if (real_sigaction(sigs[i], &sa, NULL) < 0)
+            atomic_store(&owned_sig[sigs[i]], 0);
+    }
+}
+
+int
+lk_agent_signal_owned(int sig)
+{
+    return sig > 0 && sig < NSIG && atomic_load(&owned_sig[sig]);
+}
+
+void
+lk_agent_signal_release(int sig)
+{
+    if (sig > 0 && sig < NSIG)
+        atomic_store(&owned_sig[sig], 0);
+}
+
+int
+lk_agent_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    if (!real_sigaction) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return real_sigaction(sig, act, old);
+}
+
+/* ---- fork --------------------------------------------------------------- */
+
+static void
+fork_prepare(void)
+{
+    lk_guard++;
+    lk_lock(&rec_lock);
+    lk_site_table_lock_all();
+    lk_live_map_lock_all();
+    lk_arena_lock_all();
+}
+
+static void
+fork_parent(void)
+{
+    lk_arena_unlock_all();
+    lk_live_map_unlock_all();
+    lk_site_table_unlock_all();
+    lk_unlock(&rec_lock);
+    lk_guard--;
+}
+
+/* In the child only this thread exists: the locks are reset, not released.
+ * With LEAKSCOPE_FORK=follow the child records to NAME.PID with every site
+ * it inherited (its live blocks are the parent's at fork time); otherwise it
+ * stops tracking and leaves the parent's recording alone. */
+static void
+fork_child(void)
+{
+    lk_arena_reset_locks();
+    lk_live_map_reset_locks();
+    lk_site_table_reset_locks();
+    lk_lock_reset(&rec_lock);
+    for (int s = 1; s < NSIG; s++)
+        atomic_store(&owned_sig[s], 0); /* handlers stay; they act as SIG_DFL when not ON */
+    if (atomic_load(&lk_state) != LK_STATE_ON) {
+        lk_guard--;
+        return;
+    }
+    rec.fd = -1; /* the parent's file: never written from here */
+    if (opts.fork_mode == LK_FORK_FOLLOW) {
+        char path[LK_PATH_MAX];
+        with_suffix(path, rec_path, ".", (uint64_t)lk_sys_getpid());
+        int fd = lk_sys_create(path);
+        memcpy(rec_path, path, sizeof path);
+        if (fd >= 0) {
+            fill_info(LK_INFO_FORK_CHILD);
+            sem_destroy(&wake);
+            sem_init(&wake, 0, 0);
+            if (lk_snapshot_open(&rec, lk_sys_fd_high(fd), &info) == 0 && start_thread() == 0) {
+                lk_guard--;
+                return;
+            }
+            lk_snapshot_close(&rec);
+        }
+    }
+    atomic_store(&lk_state, LK_STATE_STOPPED);
+    lk_guard--;
+}
+
+/* ---- start and exit ----------------------------------------------------- */
+
+/* Registered with on_exit() from the constructor, so it runs after the
+ * program's own atexit handlers and static destructors, and after _dl_fini
+ * (registered later by __libc_start_main) ran the libraries' destructors:
+ * the final snapshot sees what is still live at the very end, and the exit
+ * status. No destructor of ours writes anything. */
+static void
+on_exit_handler(int status, void *arg)
+{
+    (void)arg;
+    lk_guard = 1;
+    finish(LK_END_EXIT, (uint64_t)(unsigned)status);
+}
+
+static int
+malloc_interposed(void)
+{
+    Dl_info a, b;
+    void *m = dlsym(RTLD_DEFAULT, "malloc");
+    if (!m || !dladdr(m, &a) || !dladdr((void *)&lk_agent_on_alloc, &b))
+        return 1;
+    return a.dli_fbase == b.dli_fbase;
+}
+
+__attribute__((constructor)) static void
+lk_agent_start(void)
+{
+    const char *bad;
+    uintptr_t lo, hi;
+    lk_guard = 1;
+    lk_options_load(&opts, &bad);
+    lk_sys_set_quiet(opts.silent);
+    if (opts.disabled)
+        goto out;
+    read_cmdline();
+    if (lk_modules_init((uintptr_t)&lk_agent_start, &lo, &hi) < 0 || lk_site_table_init() < 0 ||
+        lk_live_map_init() < 0) {
+        lk_sys_log("out of memory at start-up; the program runs without tracking");
+        goto out;
+    }
+    lk_unwind_init(lo, hi);
+    int quiet_start = 0;
+    int fd = open_recording(&quiet_start);
+    if (fd < 0)
+        goto out;
+    int interposed = malloc_interposed();
+    fill_info(interposed ? 0 : LK_INFO_NOT_INTERPOSED);
+    if (lk_snapshot_open(&rec, fd, &info) < 0)
+        goto out;
+    if (bad)
+        log2s("ignoring malformed ", bad, " (using the default)");
+    if (!interposed) {
+        const char *m = "malloc is not interposed: the program defines its own allocator "
+                        "(statically linked jemalloc or tcmalloc?); heap tracking is off";
+        lk_snapshot_note(&rec, LK_NOTE_ERROR, m);
+        lk_sys_log(m);
+    }
+    sem_init(&wake, 0, 0);
+    pthread_atfork(fork_prepare, fork_parent, fork_child);
+    on_exit(on_exit_handler, NULL);
+    own_signals();
+    if (start_thread() < 0) {
+        lk_sys_log("cannot start the snapshot thread; the program runs without tracking");
+        lk_snapshot_close(&rec);
+        goto out;
+    }
+    atomic_store(&lk_state, LK_STATE_ON);
+    if (!opts.quiet && !quiet_start)
+        log2s("recording to ", rec_path, "");
+out:
+    lk_guard = 0;
+}

@@ -1,4 +1,48 @@
-/* Internal interface of the agent (libleakscope.so). See agent.c. */
+/* Internal interface between interpose.c (the exported allocation functions)
+ * and the agent's core (agent.c). */
 #ifndef LK_AGENT_H
 #define LK_AGENT_H
+
+#include <signal.h>
+#include <stdatomic.h>
+#include <stddef.h>
+
+#include "live_map.h"
+
+enum lk_agent_state {
+    LK_STATE_OFF = 0,     /* not started, disabled or dormant: pass everything through */
+    LK_STATE_ON = 1,      /* tracking and recording */
+    LK_STATE_STOPPED = 2, /* final snapshot written (exit, signal, fork child): pass through */
+};
+
+/* Re-entrancy guard: set while the agent runs on this thread, so allocations
+ * made by the agent, libunwind or a signal handler that interrupts us pass
+ * straight through. initial-exec TLS: no allocation on first access. */
+extern __thread int lk_guard __attribute__((tls_model("initial-exec")));
+extern atomic_int lk_state;
+
+/* True when an allocation on this thread should be tracked. */
+static inline int
+lk_agent_tracking(void)
+{
+    return atomic_load_explicit(&lk_state, memory_order_relaxed) == LK_STATE_ON && !lk_guard;
+}
+
+/* Record a new block / the free of a block. Callers check lk_agent_tracking()
+ * first. Preserve errno. */
+void lk_agent_on_alloc(void *p, size_t size);
+void lk_agent_on_free(void *p);
+/* realloc: take a block out of the map before the real realloc, and put it
+ * back when the real realloc fails. */
+int lk_agent_untrack(void *p, struct lk_live_info *out);
+void lk_agent_retrack(void *p, const struct lk_live_info *info);
+
+/* Signals whose default action the agent replaced with a handler that writes
+ * the final snapshot first. interpose.c shows the program SIG_DFL for these
+ * and gives the signal back when the program installs a handler. */
+int lk_agent_signal_owned(int sig);
+void lk_agent_signal_release(int sig);
+/* The real sigaction, for interpose.c. */
+int lk_agent_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
+
 #endif

@@ -1,2 +1,160 @@
-/* Interposed allocation functions (work in progress). */
+/* The only file that exports symbols: the malloc family, forwarded to
+ * glibc's __libc_* entry points (no dlsym bootstrap), and sigaction/signal,
+ * so that a program asking for the disposition of a signal whose default the
+ * agent replaced still sees SIG_DFL. Each allocation function calls the real
+ * allocator first and records the block after; each free records first and
+ * frees after, so an address is never in the map while another thread may
+ * be handed the same block. */
+#include <errno.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "agent.h"
+
+#define LK_EXPORT __attribute__((visibility("default")))
+
+extern void *__libc_malloc(size_t);
+extern void __libc_free(void *);
+extern void *__libc_calloc(size_t, size_t);
+extern void *__libc_realloc(void *, size_t);
+extern void *__libc_memalign(size_t, size_t);
+extern void *__libc_valloc(size_t);
+extern void *__libc_pvalloc(size_t);
+
+LK_EXPORT void *
+malloc(size_t n)
+{
+    void *p = __libc_malloc(n);
+    if (p && lk_agent_tracking())
+        lk_agent_on_alloc(p, n);
+    return p;
+}
+
+LK_EXPORT void
+free(void *p)
+{
+    if (p && lk_agent_tracking())
+        lk_agent_on_free(p);
+    __libc_free(p);
+}
+
+LK_EXPORT void *
+calloc(size_t n, size_t size)
+{
+    void *p = __libc_calloc(n, size);
+    if (p && lk_agent_tracking())
+        lk_agent_on_alloc(p, n * size); /* no overflow: calloc succeeded */
+    return p;
+}
+
+LK_EXPORT void *
+realloc(void *old, size_t n)
+{
+    struct lk_live_info li;
+    if (!lk_agent_tracking())
+        return __libc_realloc(old, n);
+    if (!old)
+        return malloc(n);
+    int found = lk_agent_untrack(old, &li);
+    void *p = __libc_realloc(old, n);
+    if (p)
+        lk_agent_on_alloc(p, n);
+    else if (found && n != 0)
+        lk_agent_retrack(old, &li); /* failed: the old block is still live */
+    return p;
+}
+
+LK_EXPORT void *
+reallocarray(void *old, size_t n, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(n, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return realloc(old, total);
+}
+
+LK_EXPORT void *
+memalign(size_t align, size_t n)
+{
+    void *p = __libc_memalign(align, n);
+    if (p && lk_agent_tracking())
+        lk_agent_on_alloc(p, n);
+    return p;
+}
+
+LK_EXPORT void *
+aligned_alloc(size_t align, size_t n)
+{
+    return memalign(align, n); /* glibc 2.36: aligned_alloc is memalign */
+}
+
+LK_EXPORT int
+posix_memalign(void **out, size_t align, size_t n)
+{
+    if (align % sizeof(void *) != 0 || (align & (align - 1)) != 0 || align == 0)
+        return EINVAL;
+    int saved = errno;
+    void *p = __libc_memalign(align, n);
+    if (!p) {
+        errno = saved;
+        return ENOMEM;
+    }
+    *out = p;
+    if (lk_agent_tracking())
+        lk_agent_on_alloc(p, n);
+    errno = saved;
+    return 0;
+}
+
+LK_EXPORT void *
+valloc(size_t n)
+{
+    void *p = __libc_valloc(n);
+    if (p && lk_agent_tracking())
+        lk_agent_on_alloc(p, n);
+    return p;
+}
+
+LK_EXPORT void *
+pvalloc(size_t n)
+{
+    void *p = __libc_pvalloc(n);
+    if (p && lk_agent_tracking())
+        lk_agent_on_alloc(p, n);
+    return p;
+}
+
+LK_EXPORT int
+sigaction(int sig, const struct sigaction *act, struct sigaction *old)
+{
+    if (!lk_agent_signal_owned(sig))
+        return lk_agent_real_sigaction(sig, act, old);
+    if (old) {
+        memset(old, 0, sizeof *old);
+        old->sa_handler = SIG_DFL;
+    }
+    if (!act)
+        return 0;
+    lk_agent_signal_release(sig); /* the program takes the signal over */
+    return lk_agent_real_sigaction(sig, act, NULL);
+}
+
+LK_EXPORT sighandler_t
+signal(int sig, sighandler_t handler)
+{
+    struct sigaction sa, old;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = handler;
+    sa.sa_flags = SA_RESTART; /* glibc's signal(): BSD semantics, as in its signal.c */
+    sigemptyset(&sa.sa_mask);
+    if (sig > 0 && sig < NSIG)
+        sigaddset(&sa.sa_mask, sig);
+    if (sigaction(sig, &sa, &old) < 0)
+        return SIG_ERR;
+    return old.sa_handler;
+}

@@ -19,6 +19,7 @@ static const struct command commands[] = {
      "run a command under the agent, then report"},
     {"report", lk_cmd_report, "report [--json] [--top N] [--frames N] [--all] FILE",
      "verdict, suspects and stacks of a recording"},
+    {"dump", lk_cmd_dump, "dump [-v] FILE", "every record of a recording, one per line"},
 };
 
 static void

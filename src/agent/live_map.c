@@ -1,0 +1,258 @@
+/* Sharded open-addressing hash map from block address to (site, size,
+ * period). An entry packs the address (>> 4: glibc blocks are 16-byte
+ * aligned) and the 20-bit site id into one word, the size and the birth
+ * period into another. Linear probing with backward-shift deletion, so there
+ * are no tombstones and probe lengths stay short under churn. Sizes of 4 GiB
+ * and more go to a small overflow table. Tables come from mmap, never
+ * malloc; each shard has its own lock (rank LK_RANK_SHARD). */
+#include "live_map.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+
+#include "base/hash.h"
+#include "lock.h"
+#include "sys.h"
+
+#define NSHARDS 256
+#define INITIAL_CAP 256
+#define ADDR_BITS 44 /* addr >> 4 for addresses below 2^48 */
+#define ADDR_MASK ((1ull << ADDR_BITS) - 1)
+#define BIG_SIZE 0xffffffffu
+#define NBIG 256
+
+struct entry {
+    uint64_t key;    /* (addr >> 4) | site << 44; 0 = empty */
+    uint32_t size;   /* requested size, BIG_SIZE: look in the big table */
+    uint32_t period; /* birth period */
+};
+
+struct shard {
+    struct lk_lock lock;
+    struct entry *tab; /* cap entries */
+    size_t cap;        /* power of two */
+    size_t used;
+    char pad[64 - sizeof(struct lk_lock) - sizeof(void *) - 2 * sizeof(size_t)];
+};
+
+struct big {
+    uintptr_t addr;
+    uint64_t size;
+};
+
+static struct shard shards[NSHARDS];
+static struct lk_lock big_lock = LK_LOCK_INIT;
+static struct big bigs[NBIG];
+static atomic_size_t total;
+
+static inline uint64_t
+slot_hash(uint64_t a)
+{
+    return lk_hash_u64(a);
+}
+
+int
+lk_live_map_init(void)
+{
+    for (int i = 0; i < NSHARDS; i++) {
+        if (shards[i].tab)
+            continue;
+        shards[i].tab = lk_sys_mmap(INITIAL_CAP * sizeof(struct entry));
+        if (!shards[i].tab)
+            return -ENOMEM;
+        shards[i].cap = INITIAL_CAP;
+    }
+    return 0;
+}
+
+static int
+shard_grow(struct shard *sh)
+{
+    size_t cap = sh->cap * 2;
+    struct entry *t = lk_sys_mmap(cap * sizeof *t);
+    if (!t)
+        return -ENOMEM;
+    for (size_t i = 0; i < sh->cap; i++) {
+        struct entry e = sh->tab[i];
+        if (!e.key)
+            continue;
+        size_t j = (slot_hash(e.key & ADDR_MASK) >> 8) & (cap - 1);
+        while (t[j].key)
+            j = (j + 1) & (cap - 1);
+        t[j] = e;
+    }
+    lk_sys_munmap(sh->tab, sh->cap * sizeof *t);
+    sh->tab = t;
+    sh->cap = cap;
+    return 0;
+}
+
+static void
+big_put(uintptr_t addr, uint64_t size)
+{
+    lk_lock(&big_lock);
+    for (int i = 0; i < NBIG; i++)
+        if (!bigs[i].addr) {
+            bigs[i].addr = addr;
+            bigs[i].size = size;
+            break;
+        }
+    lk_unlock(&big_lock);
+}
+
+static uint64_t
+big_take(uintptr_t addr)
+{
+    uint64_t size = BIG_SIZE; /* when the table was full: a lower bound */
+    lk_lock(&big_lock);
+    for (int i = 0; i < NBIG; i++)
+        if (bigs[i].addr == addr) {
+            size = bigs[i].size;
+            bigs[i].addr = 0;
+            break;
+        }
+    lk_unlock(&big_lock);
+    return size;
+}
+
+int
+lk_live_map_insert(uintptr_t addr, uint64_t size, uint32_t site, uint32_t period,
+                   struct lk_live_info *replaced)
+{
+    if ((addr & 15) || (addr >> 48) || !addr)
+        return -EINVAL;
+    uint64_t a = addr >> 4;
+    uint64_t h = slot_hash(a);
+    struct shard *sh = &shards[h & (NSHARDS - 1)];
+    struct entry e = {a | ((uint64_t)site << ADDR_BITS),
+                      size >= BIG_SIZE ? BIG_SIZE : (uint32_t)size, period};
+    if (size >= BIG_SIZE)
+        big_put(addr, size);
+    lk_lock(&sh->lock);
+    if (!sh->tab || ((sh->used + 1) * 4 > sh->cap * 3 && shard_grow(sh) < 0)) {
+        lk_unlock(&sh->lock);
+        if (size >= BIG_SIZE)
+            big_take(addr);
+        return -ENOMEM;
+    }
+    size_t mask = sh->cap - 1;
+    size_t i = (h >> 8) & mask;
+    while (sh->tab[i].key) {
+        if ((sh->tab[i].key & ADDR_MASK) == a) { /* a block we missed the free of */
+            struct entry old = sh->tab[i];
+            sh->tab[i] = e;
+            lk_unlock(&sh->lock);
+            replaced->site = (uint32_t)(old.key >> ADDR_BITS);
+            replaced->period = old.period;
+            replaced->size = old.size; /* a missed big block keeps its (lower-bound) size */
+            return 1;
+        }
+        i = (i + 1) & mask;
+    }
+    sh->tab[i] = e;
+    sh->used++;
+    lk_unlock(&sh->lock);
+    atomic_fetch_add_explicit(&total, 1, memory_order_relaxed);
+    return 0;
+}
+
+int
+lk_live_map_remove(uintptr_t addr, struct lk_live_info *out)
+{
+    if ((addr & 15) || (addr >> 48) || !addr)
+        return 0;
+    uint64_t a = addr >> 4;
+    uint64_t h = slot_hash(a);
+    struct shard *sh = &shards[h & (NSHARDS - 1)];
+    lk_lock(&sh->lock);
+    if (!sh->tab) {
+        lk_unlock(&sh->lock);
+        return 0;
+    }
+    size_t mask = sh->cap - 1;
+    size_t i = (h >> 8) & mask;
+    for (;; i = (i + 1) & mask) {
+        if (!sh->tab[i].key) {
+            lk_unlock(&sh->lock);
+            return 0;
+        }
+        if ((sh->tab[i].key & ADDR_MASK) == a)
+            break;
+    }
+    struct entry e = sh->tab[i];
+    /* Backward-shift deletion: pull later entries of the cluster into the hole
+     * when their home slot is not between the hole and their position. */
+    size_t hole = i;
+    for (size_t j = (i + 1) & mask; sh->tab[j].key; j = (j + 1) & mask) {
+        size_t home = (slot_hash(sh->tab[j].key & ADDR_MASK) >> 8) & mask;
+        if (((j - home) & mask) >= ((j - hole) & mask)) {
+            sh->tab[hole] = sh->tab[j];
+            hole = j;
+        }
+    }
+    sh->tab[hole].key = 0;
+    sh->used--;
+    lk_unlock(&sh->lock);
+    atomic_fetch_sub_explicit(&total, 1, memory_order_relaxed);
+    out->site = (uint32_t)(e.key >> ADDR_BITS);
+    out->period = e.period;
+    out->size = e.size == BIG_SIZE ? big_take(addr) : e.size;
+    return 1;
+}
+
+size_t
+lk_live_map_count(void)
+{
+    return atomic_load_explicit(&total, memory_order_relaxed);
+}
+
+size_t
+lk_live_map_bytes(void)
+{
+    size_t b = 0;
+    for (int i = 0; i < NSHARDS; i++)
+        b += shards[i].cap * sizeof(struct entry);
+    return b;
+}
+
+void
+lk_live_map_foreach(void (*fn)(uintptr_t, const struct lk_live_info *, void *), void *ctx)
+{
+    for (int s = 0; s < NSHARDS; s++) {
+        struct shard *sh = &shards[s];
+        lk_lock(&sh->lock);
+        for (size_t i = 0; i < sh->cap; i++) {
+            struct entry e = sh->tab[i];
+            if (!e.key)
+                continue;
+            uintptr_t addr = (uintptr_t)((e.key & ADDR_MASK) << 4);
+            struct lk_live_info info = {(uint32_t)(e.key >> ADDR_BITS), e.period, e.size};
+            fn(addr, &info, ctx);
+        }
+        lk_unlock(&sh->lock);
+    }
+}
+
+void
+lk_live_map_lock_all(void)
+{
+    for (int i = 0; i < NSHARDS; i++)
+        lk_lock(&shards[i].lock);
+    lk_lock(&big_lock);
+}
+
+void
+lk_live_map_unlock_all(void)
+{
+    lk_unlock(&big_lock);
+    for (int i = NSHARDS - 1; i >= 0; i--)
+        lk_unlock(&shards[i].lock);
+}
+
+void
+lk_live_map_reset_locks(void)
+{
+    for (int i = 0; i < NSHARDS; i++)
+        lk_lock_reset(&shards[i].lock);
+    lk_lock_reset(&big_lock);
+}

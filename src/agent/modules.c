@@ -1,0 +1,198 @@
+/* Module list from dl_iterate_phdr: path, load bias, address range of the
+ * PT_LOAD segments and the GNU build-id note read from memory. Modules are
+ * never forgotten, only marked gone, so stacks captured before a dlclose
+ * still resolve. Storage is one mmap'd array (no malloc, no arena), used by
+ * the snapshot thread and by agent start-up only. */
+#include "modules.h"
+
+#include <elf.h>
+#include <errno.h>
+#include <stddef.h>
+#include <link.h>
+#include <string.h>
+
+#include "sys.h"
+
+#define MAX_MODULES 4096
+#define PATH_CAP 512
+
+struct mod {
+    uint64_t id;
+    uintptr_t base, lo, hi;
+    int present;   /* seen in the latest scan */
+    int written;   /* MODULE record written to the current recording */
+    int gone_written;
+    int seen;      /* scratch for a scan */
+    uint8_t build_id[64];
+    uint32_t build_id_len;
+    char path[PATH_CAP];
+};
+
+static struct mod *mods;
+static unsigned nmods;
+static unsigned long long last_adds = ~0ull, last_subs = ~0ull;
+static char exe_path[PATH_CAP];
+
+static void
+read_build_id(const struct dl_phdr_info *info, struct mod *m)
+{
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_NOTE)
+            continue;
+        const uint8_t *p = (const uint8_t *)(info->dlpi_addr + ph->p_vaddr);
+        const uint8_t *end = p + ph->p_memsz;
+        while (p + sizeof(ElfW(Nhdr)) <= end) {
+            const ElfW(Nhdr) *nh = (const ElfW(Nhdr) *)p;
+            size_t namesz = (nh->n_namesz + 3) & ~3u, descsz = (nh->n_descsz + 3) & ~3u;
+            const uint8_t *name = p + sizeof *nh, *desc = name + namesz;
+            if (desc + descsz > end)
+                break;
+            if (nh->n_type == NT_GNU_BUILD_ID && nh->n_namesz == 4 && !memcmp(name, "GNU", 4) &&
+                nh->n_descsz <= sizeof m->build_id) {
+                memcpy(m->build_id, desc, nh->n_descsz);
+                m->build_id_len = nh->n_descsz;
+                return;
+            }
+            p = desc + descsz;
+        }
+    }
+}
+
+static int
+scan_cb(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+    (void)size;
+    (void)ctx;
+    const char *name = info->dlpi_name;
+    if (!name || !name[0])
+        name = exe_path;
+    uintptr_t lo = UINTPTR_MAX, hi = 0;
+    for (int i = 0; i < info->dlpi_phnum; i++) {
+        const ElfW(Phdr) *ph = &info->dlpi_phdr[i];
+        if (ph->p_type != PT_LOAD)
+            continue;
+        uintptr_t a = info->dlpi_addr + ph->p_vaddr;
+        if (a < lo)
+            lo = a;
+        if (a + ph->p_memsz > hi)
+            hi = a + ph->p_memsz;
+    }
+    if (hi == 0)
+        return 0;
+    for (unsigned i = 0; i < nmods; i++) {
+        struct mod *m = &mods[i];
+        if (m->present && m->base == info->dlpi_addr && m->lo == lo &&
+            !strncmp(m->path, name, PATH_CAP - 1)) {
+            m->seen = 1;
+            return 0;
+        }
+    }
+    if (nmods >= MAX_MODULES)
+        return 0;
+    struct mod *m = &mods[nmods];
+    memset(m, 0, sizeof *m);
+    m->id = ++nmods;
+    m->base = info->dlpi_addr;
+    m->lo = lo;
+    m->hi = hi;
+    m->present = 1;
+    m->seen = 1;
+    for (size_t k = 0; k < PATH_CAP - 1 && name[k]; k++)
+        m->path[k] = name[k];
+    read_build_id(info, m);
+    return 0;
+}
+
+static void
+scan(void)
+{
+    for (unsigned i = 0; i < nmods; i++)
+        mods[i].seen = 0;
+    dl_iterate_phdr(scan_cb, NULL);
+    for (unsigned i = 0; i < nmods; i++)
+        if (!mods[i].seen)
+            mods[i].present = 0;
+}
+
+static int
+adds_cb(struct dl_phdr_info *info, size_t size, void *ctx)
+{
+    unsigned long long *v = ctx;
+    if (size >= offsetof(struct dl_phdr_info, dlpi_subs) + sizeof info->dlpi_subs) {
+        v[0] = info->dlpi_adds;
+        v[1] = info->dlpi_subs;
+    }
+    return 1; /* the counters are the same in every entry: one is enough */
+}
+
+int
+lk_modules_init(uintptr_t self_addr, uintptr_t *self_lo, uintptr_t *self_hi)
+{
+    if (!mods) {
+        mods = lk_sys_mmap(MAX_MODULES * sizeof *mods);
+        if (!mods)
+            return -ENOMEM;
+    }
+    lk_sys_readlink("/proc/self/exe", exe_path, sizeof exe_path);
+    scan();
+    *self_lo = *self_hi = 0;
+    for (unsigned i = 0; i < nmods; i++)
+        if (mods[i].present && self_addr >= mods[i].lo && self_addr < mods[i].hi) {
+            *self_lo = mods[i].lo;
+            *self_hi = mods[i].hi;
+        }
+    return 0;
+}
+
+void
+lk_modules_refresh(struct lk_writer *w, uint64_t time_ns, int rewrite_all)
+{
+    unsigned long long v[2] = {0, 0};
+    if (!mods)
+        return;
+    dl_iterate_phdr(adds_cb, v);
+    if (v[0] != last_adds || v[1] != last_subs) {
+        last_adds = v[0];
+        last_subs = v[1];
+        scan();
+    }
+    for (unsigned i = 0; i < nmods; i++) {
+        struct mod *m = &mods[i];
+        if (rewrite_all) {
+            m->written = 0;
+            m->gone_written = 0;
+        }
+        if (!m->written) {
+            struct lk_module rec = {
+                .id = m->id, .base = m->base, .lo = m->lo, .hi = m->hi, .time_ns = time_ns,
+                .path = {(const uint8_t *)m->path, strlen(m->path)},
+                .build_id = {m->build_id, m->build_id_len},
+            };
+            lk_write_module(w, &rec);
+            m->written = 1;
+        }
+        if (!m->present && !m->gone_written) {
+            lk_write_module_gone(w, m->id, time_ns);
+            m->gone_written = 1;
+        }
+    }
+}
+
+struct lk_frame
+lk_modules_locate(uintptr_t addr)
+{
+    struct lk_frame f = {0, addr};
+    int best_present = 0;
+    for (unsigned i = 0; i < nmods; i++) {
+        struct mod *m = &mods[i];
+        if (addr < m->lo || addr >= m->hi)
+            continue;
+        if (f.module && best_present && !m->present)
+            continue;
+        f.module = m->id;
+        f.offset = addr - m->base;
+        best_present = m->present;
+    }
+    return f;
+}

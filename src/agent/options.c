@@ -1,0 +1,89 @@
+/* Parses the agent's environment variables by hand (no strtol locale, no
+ * malloc), at start-up before any thread of ours exists. */
+#include "options.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "base/fmt.h"
+#include "sys.h"
+
+static int
+parse_uint(const char *s, uint64_t max, uint64_t *out)
+{
+    uint64_t v = 0;
+    if (!s || !*s)
+        return -1;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        v = v * 10 + (uint64_t)(*s - '0');
+        if (v > max)
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+static void
+expand_out(char *dst, size_t cap, const char *src)
+{
+    struct lk_fmt f;
+    lk_fmt_init(&f, dst, cap);
+    for (; *src; src++) {
+        if (src[0] == '%' && src[1] == 'p') {
+            lk_fmt_u64(&f, (uint64_t)lk_sys_getpid());
+            src++;
+        } else {
+            lk_fmt_mem(&f, src, 1);
+        }
+    }
+}
+
+void
+lk_options_load(struct lk_options *o, const char **bad)
+{
+    const char *e;
+    uint64_t v;
+    memset(o, 0, sizeof *o);
+    o->period_ms = 1000;
+    o->depth = 32;
+    o->catch_signals = 1;
+    *bad = NULL;
+
+    if ((e = getenv("LEAKSCOPE_OUT")) && *e)
+        expand_out(o->out, sizeof o->out, e);
+    if ((e = getenv("LEAKSCOPE_PERIOD_MS"))) {
+        if (parse_uint(e, 86400000, &v) == 0 && v >= 10)
+            o->period_ms = (uint32_t)v;
+        else
+            *bad = "LEAKSCOPE_PERIOD_MS";
+    } else if ((e = getenv("LEAKSCOPE_PERIOD"))) {
+        if (parse_uint(e, 86400, &v) == 0 && v >= 1)
+            o->period_ms = (uint32_t)(v * 1000);
+        else
+            *bad = "LEAKSCOPE_PERIOD";
+    }
+    if ((e = getenv("LEAKSCOPE_DEPTH"))) {
+        if (parse_uint(e, 256, &v) == 0 && v >= 1)
+            o->depth = (uint32_t)v;
+        else
+            *bad = "LEAKSCOPE_DEPTH";
+    }
+    if ((e = getenv("LEAKSCOPE_QUIET")) && *e && strcmp(e, "0") != 0) {
+        o->quiet = 1;
+        o->silent = strcmp(e, "2") == 0;
+    }
+    if ((e = getenv("LEAKSCOPE_FORK"))) {
+        if (!strcmp(e, "follow"))
+            o->fork_mode = LK_FORK_FOLLOW;
+        else if (strcmp(e, "stop") != 0)
+            *bad = "LEAKSCOPE_FORK";
+    }
+    if ((e = getenv("LEAKSCOPE_FOLLOW_EXEC")) && !strcmp(e, "1"))
+        o->follow_exec = 1;
+    if ((e = getenv("LEAKSCOPE_SIGNALS")) && !strcmp(e, "0"))
+        o->catch_signals = 0;
+    if ((e = getenv("LEAKSCOPE_DISABLE")) && !strcmp(e, "1"))
+        o->disabled = 1;
+}

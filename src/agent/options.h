@@ -1,0 +1,28 @@
+/* The agent's settings, from LEAKSCOPE_* environment variables (documented
+ * in README.md, "Agent settings"). */
+#ifndef LK_OPTIONS_H
+#define LK_OPTIONS_H
+
+#include <stdint.h>
+
+#define LK_PATH_MAX 4096
+
+enum lk_fork_mode { LK_FORK_STOP = 0, LK_FORK_FOLLOW = 1 };
+
+struct lk_options {
+    char out[LK_PATH_MAX]; /* LEAKSCOPE_OUT, "%p" expanded to the pid; "" = default name */
+    uint32_t period_ms;    /* LEAKSCOPE_PERIOD_MS (or LEAKSCOPE_PERIOD in s), default 1000 */
+    uint32_t depth;        /* LEAKSCOPE_DEPTH, frames per stack, default 32, max 256 */
+    int quiet;             /* LEAKSCOPE_QUIET=1: no opening line, errors only */
+    int silent;            /* LEAKSCOPE_QUIET=2: nothing at all on stderr */
+    int fork_mode;         /* LEAKSCOPE_FORK=stop|follow, default stop */
+    int follow_exec;       /* LEAKSCOPE_FOLLOW_EXEC=1: exec'd children record too */
+    int catch_signals;     /* LEAKSCOPE_SIGNALS=0 disables the final snapshot on SIGTERM/SIGINT/SIGHUP */
+    int disabled;          /* LEAKSCOPE_DISABLE=1 */
+};
+
+/* Reads the environment (getenv only: no allocation). Unknown or malformed
+ * values fall back to defaults and are reported in *bad (a variable name). */
+void lk_options_load(struct lk_options *o, const char **bad);
+
+#endif

@@ -1,0 +1,200 @@
+/* Site interning. Lookups probe an open-addressing table of site pointers
+ * without a lock: slots are only ever filled (never emptied), and a grown
+ * table is published with a release store after it is complete, so a reader
+ * either finds the site or falls to the locked slow path, which re-probes the
+ * current table. Old tables stay mapped (a reader may still be in one); that
+ * costs at most the size of the current table again. Never calls malloc. */
+#include "site_table.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "arena.h"
+#include "base/hash.h"
+#include "lock.h"
+#include "sys.h"
+
+struct table {
+    size_t mask;                   /* capacity - 1, capacity a power of two */
+    _Atomic(struct lk_site *) slot[];
+};
+
+static struct lk_lock lock = LK_LOCK_INIT;
+static _Atomic(struct table *) current;
+static _Atomic(struct lk_site *) *by_id; /* LK_MAX_SITES + 1 entries, mapped lazily by the kernel */
+static atomic_uint count;                /* ids handed out */
+static size_t used;                      /* sites in the current table (lock) */
+static atomic_int_least64_t class_count[LK_SIZE_CLASSES];
+static atomic_int_least64_t class_bytes[LK_SIZE_CLASSES];
+
+static struct table *
+table_new(size_t cap)
+{
+    struct table *t = lk_sys_mmap(sizeof *t + cap * sizeof t->slot[0]);
+    if (t)
+        t->mask = cap - 1;
+    return t;
+}
+
+int
+lk_site_table_init(void)
+{
+    if (atomic_load(&current))
+        return 0;
+    by_id = lk_sys_mmap((LK_MAX_SITES + 1) * sizeof by_id[0]);
+    struct table *t = table_new(4096);
+    if (!by_id || !t)
+        return -ENOMEM;
+    atomic_store_explicit(&current, t, memory_order_release);
+    return 0;
+}
+
+static int
+same(const struct lk_site *s, uint64_t h, const uintptr_t *frames, size_t n)
+{
+    return s->hash == h && s->depth == n && memcmp(s->frames, frames, n * sizeof *frames) == 0;
+}
+
+static struct lk_site *
+probe(struct table *t, uint64_t h, const uintptr_t *frames, size_t n, size_t *empty)
+{
+    for (size_t i = h & t->mask;; i = (i + 1) & t->mask) {
+        struct lk_site *s = atomic_load_explicit(&t->slot[i], memory_order_acquire);
+        if (!s) {
+            *empty = i;
+            return NULL;
+        }
+        if (same(s, h, frames, n))
+            return s;
+    }
+}
+
+static int
+grow(struct table *old)
+{
+    struct table *t = table_new((old->mask + 1) * 2);
+    if (!t)
+        return -1;
+    for (size_t i = 0; i <= old->mask; i++) {
+        struct lk_site *s = atomic_load_explicit(&old->slot[i], memory_order_relaxed);
+        if (!s)
+            continue;
+        size_t j = s->hash & t->mask;
+        while (atomic_load_explicit(&t->slot[j], memory_order_relaxed))
+            j = (j + 1) & t->mask;
+        atomic_store_explicit(&t->slot[j], s, memory_order_relaxed);
+    }
+    atomic_store_explicit(&current, t, memory_order_release);
+    return 0;
+}
+
+struct lk_site *
+lk_site_intern(const uintptr_t *frames, size_t n, enum lk_kind kind)
+{
+    uint64_t h = lk_hash_words(frames, n) ^ (uint64_t)kind;
+    size_t empty;
+    struct table *t = atomic_load_explicit(&current, memory_order_acquire);
+    if (!t)
+        return NULL;
+    struct lk_site *s = probe(t, h, frames, n, &empty);
+    if (s)
+        return s;
+
+    lk_lock(&lock);
+    t = atomic_load_explicit(&current, memory_order_acquire);
+    s = probe(t, h, frames, n, &empty);
+    if (s)
+        goto out;
+    uint32_t id = atomic_load_explicit(&count, memory_order_relaxed) + 1;
+    if (id > LK_MAX_SITES || (used + 1) * 10 > (t->mask + 1) * 9)
+        goto out; /* full, or an earlier grow() failed: keep probes finite */
+    s = lk_arena_alloc(sizeof *s + n * sizeof *frames);
+    if (!s)
+        goto out;
+    s->hash = h;
+    s->id = id;
+    s->depth = (uint16_t)n;
+    s->kind = (uint8_t)kind;
+    memcpy(s->frames, frames, n * sizeof *frames);
+    atomic_store_explicit(&by_id[id], s, memory_order_release);
+    atomic_store_explicit(&count, id, memory_order_release);
+    atomic_store_explicit(&t->slot[empty], s, memory_order_release);
+    if (++used * 2 > t->mask + 1)
+        grow(t); /* on failure the table only gets fuller; probes still end at an empty slot
+                    until it is completely full, which LK_MAX_SITES prevents */
+out:
+    lk_unlock(&lock);
+    return s;
+}
+
+struct lk_site *
+lk_site_get(uint32_t id)
+{
+    if (id == 0 || id > atomic_load_explicit(&count, memory_order_acquire))
+        return NULL;
+    return atomic_load_explicit(&by_id[id], memory_order_acquire);
+}
+
+uint32_t
+lk_site_count(void)
+{
+    return atomic_load_explicit(&count, memory_order_acquire);
+}
+
+void
+lk_site_on_alloc(struct lk_site *s, uint64_t size, uint32_t period)
+{
+    unsigned k = lk_cohort_of(period), c = lk_size_class(size);
+    atomic_fetch_add_explicit(&s->live_bytes, (int64_t)size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->live_count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->allocs, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->alloc_bytes, size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->born[k], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->cohort_count[k], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->cohort_bytes[k], (int64_t)size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->hist[c], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&class_count[c], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&class_bytes[c], (int64_t)size, memory_order_relaxed);
+}
+
+void
+lk_site_on_free(struct lk_site *s, uint64_t size, uint32_t period)
+{
+    unsigned k = lk_cohort_of(period), c = lk_size_class(size);
+    atomic_fetch_sub_explicit(&s->live_bytes, (int64_t)size, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&s->live_count, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->frees, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&s->cohort_count[k], 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&s->cohort_bytes[k], (int64_t)size, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&class_count[c], 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&class_bytes[c], (int64_t)size, memory_order_relaxed);
+}
+
+void
+lk_site_classes(uint64_t cnt[LK_SIZE_CLASSES], uint64_t bytes[LK_SIZE_CLASSES])
+{
+    for (unsigned c = 0; c < LK_SIZE_CLASSES; c++) {
+        int64_t n = atomic_load_explicit(&class_count[c], memory_order_relaxed);
+        int64_t b = atomic_load_explicit(&class_bytes[c], memory_order_relaxed);
+        cnt[c] = n > 0 ? (uint64_t)n : 0;
+        bytes[c] = b > 0 ? (uint64_t)b : 0;
+    }
+}
+
+void
+lk_site_table_lock_all(void)
+{
+    lk_lock(&lock);
+}
+
+void
+lk_site_table_unlock_all(void)
+{
+    lk_unlock(&lock);
+}
+
+void
+lk_site_table_reset_locks(void)
+{
+    lk_lock_reset(&lock);
+}
