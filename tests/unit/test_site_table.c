@@ -1,0 +1,154 @@
+/* Site table: interning is idempotent and distinguishes stacks and kinds
+ * (checked against a naive list of the stacks seen), ids are dense, and
+ * threads interning the same stacks at once agree on their ids. Accounting
+ * updates live bytes, cohorts and size classes. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <string.h>
+
+#include "agent/site_table.h"
+
+#define NSTACKS 3000
+
+static uintptr_t stacks[NSTACKS][8];
+static size_t depths[NSTACKS];
+
+static void
+make_stacks(void)
+{
+    for (int i = 0; i < NSTACKS; i++) {
+        depths[i] = 1 + (size_t)(i % 8);
+        for (size_t d = 0; d < depths[i]; d++)
+            stacks[i][d] = 0x400000u + (uintptr_t)(i * 131 + (int)d * 7);
+    }
+}
+
+static void
+test_reference_model(void **state)
+{
+    (void)state;
+    static struct lk_site *seen[NSTACKS];
+    assert_int_equal(lk_site_table_init(), 0);
+    make_stacks();
+    uint32_t before = lk_site_count();
+    for (int round = 0; round < 3; round++)
+        for (int i = 0; i < NSTACKS; i++) {
+            struct lk_site *s = lk_site_intern(stacks[i], depths[i], LK_KIND_HEAP);
+            assert_non_null(s);
+            if (round == 0) {
+                seen[i] = s;
+                assert_int_equal(s->id, before + (uint32_t)i + 1); /* dense ids */
+            }
+            assert_ptr_equal(s, seen[i]);
+            assert_ptr_equal(lk_site_get(s->id), s);
+            assert_int_equal(s->depth, depths[i]);
+            assert_memory_equal(s->frames, stacks[i], depths[i] * sizeof(uintptr_t));
+        }
+    assert_int_equal(lk_site_count() - before, NSTACKS);
+    /* same frames, other kind: another site; a prefix: another site */
+    struct lk_site *m = lk_site_intern(stacks[7], depths[7], LK_KIND_MMAP);
+    assert_ptr_not_equal(m, seen[7]);
+    struct lk_site *p = lk_site_intern(stacks[7], depths[7] - 1, LK_KIND_HEAP);
+    assert_ptr_not_equal(p, seen[7]);
+    assert_null(lk_site_get(0));
+    assert_null(lk_site_get(lk_site_count() + 1));
+}
+
+static void
+test_accounting(void **state)
+{
+    (void)state;
+    uintptr_t st[2] = {0xabc000, 0xdef000};
+    struct lk_site *s = lk_site_intern(st, 2, LK_KIND_HEAP);
+    assert_non_null(s);
+    uint64_t c0[LK_SIZE_CLASSES], b0[LK_SIZE_CLASSES], c1[LK_SIZE_CLASSES], b1[LK_SIZE_CLASSES];
+    lk_site_classes(c0, b0);
+    lk_site_on_alloc(s, 100, 0);
+    lk_site_on_alloc(s, 4096, 5);
+    lk_site_on_alloc(s, 4096, 5);
+    lk_site_on_free(s, 4096, 5);
+    assert_int_equal(s->live_bytes, 4196);
+    assert_int_equal(s->live_count, 2);
+    assert_int_equal(s->allocs, 3);
+    assert_int_equal(s->frees, 1);
+    assert_int_equal(s->born[0], 1);
+    assert_int_equal(s->born[lk_cohort_of(5)], 2);
+    assert_int_equal(s->cohort_count[lk_cohort_of(5)], 1);
+    assert_int_equal(s->cohort_bytes[lk_cohort_of(5)], 4096);
+    assert_int_equal(s->hist[lk_size_class(4096)], 2);
+    lk_site_classes(c1, b1);
+    assert_int_equal(c1[12] - c0[12], 1);
+    assert_int_equal(b1[6] - b0[6], 100);
+}
+
+static void
+test_cohort_buckets(void **state)
+{
+    (void)state;
+    assert_int_equal(lk_cohort_of(0), 0);
+    assert_int_equal(lk_cohort_of(1), 1);
+    assert_int_equal(lk_cohort_of(2), 1);
+    assert_int_equal(lk_cohort_of(3), 2);
+    assert_int_equal(lk_cohort_of(6), 2);
+    assert_int_equal(lk_cohort_of(7), 3);
+    assert_int_equal(lk_cohort_start(3), 7);
+    assert_int_equal(lk_cohort_of(~0u), LK_COHORTS - 1);
+    assert_int_equal(lk_size_class(0), 0);
+    assert_int_equal(lk_size_class(1), 0);
+    assert_int_equal(lk_size_class(2), 1);
+    assert_int_equal(lk_size_class(4095), 11);
+    assert_int_equal(lk_size_class(4096), 12);
+    assert_int_equal(lk_size_class(1ull << 40), LK_SIZE_CLASSES - 1);
+}
+
+#define NTHREADS 4
+static struct lk_site *results[NTHREADS][NSTACKS];
+
+static void *
+interner(void *arg)
+{
+    int t = (int)(intptr_t)arg;
+    for (int k = 0; k < NSTACKS; k++) {
+        int i = (t & 1) ? NSTACKS - 1 - k : k; /* opposite orders collide more */
+        uintptr_t st[3] = {0x900000u + (uintptr_t)i, 0x77, (uintptr_t)t % 1};
+        results[t][i] = lk_site_intern(st, 3, LK_KIND_HEAP);
+        lk_site_on_alloc(results[t][i], 8, 0);
+    }
+    return NULL;
+}
+
+static void
+test_concurrent(void **state)
+{
+    (void)state;
+    pthread_t th[NTHREADS];
+    uint32_t before = lk_site_count();
+    for (int t = 0; t < NTHREADS; t++)
+        pthread_create(&th[t], NULL, interner, (void *)(intptr_t)t);
+    for (int t = 0; t < NTHREADS; t++)
+        pthread_join(th[t], NULL);
+    assert_int_equal(lk_site_count() - before, NSTACKS);
+    for (int i = 0; i < NSTACKS; i++) {
+        assert_non_null(results[0][i]);
+        for (int t = 1; t < NTHREADS; t++)
+            assert_ptr_equal(results[t][i], results[0][i]);
+        assert_int_equal(results[0][i]->allocs, NTHREADS);
+    }
+}
+
+int
+main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_cohort_buckets),
+        cmocka_unit_test(test_reference_model),
+        cmocka_unit_test(test_accounting),
+        cmocka_unit_test(test_concurrent),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
