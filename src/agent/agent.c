@@ -339,27 +339,56 @@ on_fatal_signal(int sig)
     die_by(sig);
 }
 
+static const int fatal_sigs[] = {SIGTERM, SIGINT, SIGHUP};
+
+static int
+is_fatal_sig(int sig)
+{
+    for (size_t i = 0; i < sizeof fatal_sigs / sizeof fatal_sigs[0]; i++)
+        if (fatal_sigs[i] == sig)
+            return 1;
+    return 0;
+}
+
+/* Installs on_fatal_signal for sig; old receives the previous disposition. */
+static int
+own(int sig, struct sigaction *old)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_fatal_signal;
+    sa.sa_flags = SA_RESTART;
+    sigemptyset(&sa.sa_mask);
+    atomic_store(&owned_sig[sig], 1);
+    if (real_sigaction(sig, &sa, old) < 0) {
+        atomic_store(&owned_sig[sig], 0);
+        return -1;
+    }
+    return 0;
+}
+
 static void
 own_signals(void)
 {
-    static const int sigs[] = {SIGTERM, SIGINT, SIGHUP};
     real_sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(
         RTLD_NEXT, "sigaction");
     if (!real_sigaction || !opts.catch_signals)
         return;
-    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; i++) {
-        struct sigaction cur, sa;
-        if (real_sigaction(sigs[i], NULL, &cur) < 0 || cur.sa_handler != SIG_DFL ||
-            (cur.sa_flags & SA_SIGINFO))
-            continue;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_fatal_signal;
-        sa.sa_flags = SA_RESTART;
-        sigemptyset(&sa.sa_mask);
-        atomic_store(&owned_sig[sigs[i]], 1);
-        if (real_sigaction(sigs[i], &sa, NULL) < 0)
-            atomic_store(&owned_sig[sigs[i]], 0);
+    for (size_t i = 0; i < sizeof fatal_sigs / sizeof fatal_sigs[0]; i++) {
+        struct sigaction cur;
+        if (real_sigaction(fatal_sigs[i], NULL, &cur) == 0 && cur.sa_handler == SIG_DFL &&
+            !(cur.sa_flags & SA_SIGINFO))
+            own(fatal_sigs[i], NULL);
     }
+}
+
+int
+lk_agent_signal_take_default(int sig, struct sigaction *old)
+{
+    if (!real_sigaction || !opts.catch_signals || !is_fatal_sig(sig) ||
+        atomic_load(&lk_state) != LK_STATE_ON)
+        return -1;
+    return own(sig, old);
 }
 
 int

@@ -42,6 +42,12 @@ void lk_agent_retrack(void *p, const struct lk_live_info *info);
  * and gives the signal back when the program installs a handler. */
 int lk_agent_signal_owned(int sig);
 void lk_agent_signal_release(int sig);
+/* The program sets SIG_DFL for sig: when it is one whose default the agent
+ * replaces (SIGTERM, SIGINT, SIGHUP) and tracking is on, installs the agent's
+ * handler instead (old gets the previous disposition) and returns 0 --
+ * Python, for one, restores SIG_DFL and kills itself with SIGINT after an
+ * uncaught KeyboardInterrupt. Otherwise -1: the caller sets SIG_DFL. */
+int lk_agent_signal_take_default(int sig, struct sigaction *old);
 /* The real sigaction, for interpose.c. */
 int lk_agent_real_sigaction(int sig, const struct sigaction *act, struct sigaction *old);
 

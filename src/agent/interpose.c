@@ -132,14 +132,18 @@ pvalloc(size_t n)
 LK_EXPORT int
 sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {
-    if (!lk_agent_signal_owned(sig))
+    if (!lk_agent_signal_owned(sig)) {
+        if (act && act->sa_handler == SIG_DFL && !(act->sa_flags & SA_SIGINFO) &&
+            lk_agent_signal_take_default(sig, old) == 0)
+            return 0;
         return lk_agent_real_sigaction(sig, act, old);
+    }
     if (old) {
         memset(old, 0, sizeof *old);
         old->sa_handler = SIG_DFL;
     }
-    if (!act)
-        return 0;
+    if (!act || (act->sa_handler == SIG_DFL && !(act->sa_flags & SA_SIGINFO)))
+        return 0; /* SIG_DFL again: the agent's handler stays, acting as SIG_DFL */
     lk_agent_signal_release(sig); /* the program takes the signal over */
     return lk_agent_real_sigaction(sig, act, NULL);
 }
