@@ -5,12 +5,16 @@
 # its last snapshot.
 . "$(dirname "$0")/../lib.sh"
 
+# A background job of a non-interactive shell starts with SIGINT ignored:
+# env --default-signal gives every program here the default dispositions.
+plain() { echo env --default-signal; }
 agent_env() {
-    env LD_PRELOAD="$LK_AGENT" LEAKSCOPE_OUT="$1" LEAKSCOPE_QUIET=1 LEAKSCOPE_PERIOD_MS=200 "${@:2}"
+    echo env --default-signal LD_PRELOAD="$LK_AGENT" LEAKSCOPE_OUT="$1" LEAKSCOPE_QUIET=1 \
+        LEAKSCOPE_PERIOD_MS=200
 }
 
-# status_after SIG DELAY CMD...: starts CMD in its own session (so the
-# shell's job control does not ignore SIGINT for it), signals it, prints $?.
+# status_after SIG DELAY CMD...: starts CMD in a session of its own, signals
+# it after DELAY seconds, prints its exit status.
 status_after() {
     local sig=$1 delay=$2
     shift 2
@@ -23,8 +27,8 @@ status_after() {
 }
 
 for sig in TERM INT HUP; do
-    plain=$(status_after $sig 1 "$LK_PROGS/leak_simple" 20)
-    lk=$(status_after $sig 1 agent_env "$T/sig$sig.lsr" "$LK_PROGS/leak_simple" 20)
+    plain=$(status_after $sig 1 $(plain) "$LK_PROGS/leak_simple" 20)
+    lk=$(status_after $sig 1 $(agent_env "$T/sig$sig.lsr") "$LK_PROGS/leak_simple" 20)
     [ "$plain" = "$lk" ] || fail "SIG$sig: status $lk under the agent, $plain without"
     num=$(kill -l $sig)
     if "$LEAKSCOPE" dump "$T/sig$sig.lsr" | grep -q "END len=.* reason=1 code=$num\$"; then
@@ -42,10 +46,10 @@ try:
 except KeyboardInterrupt:
     print("caught")
     raise'
-    plain=$(status_after INT 1.5 python3 -c "$py")
-    lk=$(status_after INT 1.5 agent_env "$T/py.lsr" python3 -c "$py")
+    plain=$(status_after INT 1.5 $(plain) python3 -c "$py")
+    lk=$(status_after INT 1.5 $(agent_env "$T/py.lsr") python3 -c "$py")
     [ "$plain" = "$lk" ] || fail "python SIGINT: status $lk under the agent, $plain without"
-    out=$(setsid agent_env "$T/py2.lsr" python3 -c 'import signal; print(signal.getsignal(signal.SIGINT))')
+    out=$(setsid $(agent_env "$T/py2.lsr") python3 -c 'import signal; print(signal.getsignal(signal.SIGINT))')
     case "$out" in
     *default_int_handler*) ok "python sees its own SIGINT handler" ;;
     *) fail "python's SIGINT handler changed under the agent: $out" ;;
@@ -56,7 +60,7 @@ except KeyboardInterrupt:
 fi
 
 # SIGKILL: no final snapshot, but every complete one is readable.
-setsid agent_env "$T/kill.lsr" "$LK_PROGS/leak_simple" 20 >/dev/null &
+setsid $(agent_env "$T/kill.lsr") "$LK_PROGS/leak_simple" 20 >/dev/null &
 pid=$!
 sleep 1.5
 kill -KILL $pid
