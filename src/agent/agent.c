@@ -27,6 +27,7 @@
 #include "unwind.h"
 
 __thread int lk_guard __attribute__((tls_model("initial-exec")));
+__thread int lk_probe_hit __attribute__((tls_model("initial-exec")));
 atomic_int lk_state;
 
 static atomic_uint period;         /* current period index, advanced by the snapshot thread */
@@ -489,14 +490,27 @@ on_exit_handler(int status, void *arg)
     finish(LK_END_EXIT, (uint64_t)(unsigned)status);
 }
 
+/* Does a call to malloc from the program reach the agent? Calls malloc
+ * through the address the program's own lookup yields (an executable that
+ * defines malloc, e.g. with jemalloc linked statically, wins over any
+ * preload) and sees whether the interposed malloc ran. Comparing addresses
+ * would be wrong: a non-PIE executable that takes malloc's address owns a
+ * canonical PLT entry for it, which still calls ours. */
 static int
 malloc_interposed(void)
 {
-    Dl_info a, b;
-    void *m = dlsym(RTLD_DEFAULT, "malloc");
-    if (!m || !dladdr(m, &a) || !dladdr((void *)&lk_agent_on_alloc, &b))
+    void *(*m)(size_t) = (void *(*)(size_t))dlsym(RTLD_DEFAULT, "malloc");
+    void (*f)(void *) = (void (*)(void *))dlsym(RTLD_DEFAULT, "free");
+    if (!m || !f)
         return 1;
-    return a.dli_fbase == b.dli_fbase;
+    int saved = lk_guard;
+    lk_guard = LK_GUARD_PROBE;
+    lk_probe_hit = 0;
+    void *p = m(16);
+    int hit = lk_probe_hit;
+    lk_guard = saved;
+    f(p);
+    return hit;
 }
 
 __attribute__((constructor)) static void

@@ -19,6 +19,10 @@ enum lk_agent_state {
  * made by the agent, libunwind or a signal handler that interrupts us pass
  * straight through. initial-exec TLS: no allocation on first access. */
 extern __thread int lk_guard __attribute__((tls_model("initial-exec")));
+/* lk_guard value while start-up checks that malloc reaches the agent: the
+ * interposed malloc then sets lk_probe_hit instead of tracking. */
+#define LK_GUARD_PROBE 0x70
+extern __thread int lk_probe_hit __attribute__((tls_model("initial-exec")));
 extern atomic_int lk_state;
 
 /* True when an allocation on this thread should be tracked. */

@@ -30,6 +30,8 @@ malloc(size_t n)
     void *p = __libc_malloc(n);
     if (p && lk_agent_tracking())
         lk_agent_on_alloc(p, n);
+    else if (lk_guard == LK_GUARD_PROBE)
+        lk_probe_hit = 1;
     return p;
 }
 
