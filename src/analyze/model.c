@@ -1,0 +1,599 @@
+/* Loading a recording into struct lk_model: the first step of the CLI's
+ * read -> symbolize -> analyse -> render flow. The file is read whole, walked
+ * with lk_reader (framing, checksums, torn tail) and each payload decoded
+ * with format.h's decoders. Per site only the snapshots where its counters
+ * changed are stored, so memory grows with the file, not with snapshots x
+ * sites. Every count from the file is bounded by the bytes that carry it
+ * (lk_dec_count), so a hostile file cannot drive a large allocation. CLI
+ * only: it uses malloc and stdio. */
+#include "model.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "../base/err.h"
+#include "../record/reader.h"
+
+static void
+set_err(struct lk_model *m, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(m->errmsg, sizeof m->errmsg, fmt, ap);
+    va_end(ap);
+}
+
+/* Grows *arr (elements of size sz) so it holds at least need; 0 or -ENOMEM. */
+static int
+grow(void **arr, size_t *cap, size_t need, size_t sz)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 8;
+    while (n < need)
+        n *= 2;
+    void *p = realloc(*arr, n * sz);
+    if (!p)
+        return -ENOMEM;
+    *arr = p;
+    *cap = n;
+    return 0;
+}
+
+static char *
+dup_bytes(struct lk_bytes b)
+{
+    char *s = malloc(b.n + 1);
+    if (!s)
+        return NULL;
+    if (b.n)
+        memcpy(s, b.p, b.n);
+    s[b.n] = 0;
+    return s;
+}
+
+static size_t
+hash_id(uint64_t id, size_t cap)
+{
+    id ^= id >> 33;
+    id *= 0xff51afd7ed558ccdull;
+    id ^= id >> 33;
+    return (size_t)id & (cap - 1);
+}
+
+const struct lk_model_site *
+lk_model_site(const struct lk_model *m, uint64_t id)
+{
+    if (id - 1 < m->nsites && m->sites[id - 1].id == id)
+        return &m->sites[id - 1]; /* the agent numbers sites densely from 1 */
+    if (!m->hcap)
+        return NULL;
+    for (size_t i = hash_id(id, m->hcap);; i = (i + 1) & (m->hcap - 1)) {
+        uint32_t v = m->hslot[i];
+        if (!v)
+            return NULL;
+        if (m->sites[v - 1].id == id)
+            return &m->sites[v - 1];
+    }
+}
+
+static int
+rehash(struct lk_model *m, size_t cap)
+{
+    uint32_t *slot = calloc(cap, sizeof *slot);
+    if (!slot)
+        return -ENOMEM;
+    for (size_t k = 0; k < m->nsites; k++) {
+        size_t i = hash_id(m->sites[k].id, cap);
+        while (slot[i])
+            i = (i + 1) & (cap - 1);
+        slot[i] = (uint32_t)(k + 1);
+    }
+    free(m->hslot);
+    m->hslot = slot;
+    m->hcap = cap;
+    return 0;
+}
+
+/* The site with this id, created empty when new; NULL on ENOMEM or when
+ * the file holds more sites than an index can name. */
+static struct lk_model_site *
+site_get(struct lk_model *m, size_t *capsites, uint64_t id)
+{
+    struct lk_model_site *s = (struct lk_model_site *)lk_model_site(m, id);
+    if (s)
+        return s;
+    if (m->nsites >= UINT32_MAX - 1)
+        return NULL;
+    if ((m->nsites + 1) * 2 > m->hcap && rehash(m, m->hcap ? m->hcap * 2 : 1024) < 0)
+        return NULL;
+    if (grow((void **)&m->sites, capsites, m->nsites + 1, sizeof *m->sites) < 0)
+        return NULL;
+    s = &m->sites[m->nsites];
+    memset(s, 0, sizeof *s);
+    s->id = id;
+    size_t i = hash_id(id, m->hcap);
+    while (m->hslot[i])
+        i = (i + 1) & (m->hcap - 1);
+    m->hslot[i] = (uint32_t)(m->nsites + 1);
+    m->nsites++;
+    return s;
+}
+
+const struct lk_model_module *
+lk_model_module(const struct lk_model *m, uint64_t id)
+{
+    for (size_t i = 0; i < m->nmodules; i++)
+        if (m->modules[i].id == id)
+            return &m->modules[i];
+    return NULL;
+}
+
+uint64_t
+lk_model_value(const struct lk_model_site *s, unsigned field, size_t snap)
+{
+    if (field >= LK_SITE_NFIELDS || !s->nchanges || s->changes[0].snap > snap)
+        return 0;
+    size_t lo = 0, hi = s->nchanges; /* changes[lo].snap <= snap < changes[hi].snap */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->changes[mid].snap <= snap)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    return s->changes[lo].f[field];
+}
+
+void
+lk_model_values(const struct lk_model_site *s, unsigned field, const size_t *idx, size_t n,
+                uint64_t *out)
+{
+    size_t c = 0; /* changes[0..c) are at or before the current index */
+    for (size_t i = 0; i < n; i++) {
+        while (c < s->nchanges && s->changes[c].snap <= idx[i])
+            c++;
+        out[i] = (c && field < LK_SITE_NFIELDS) ? s->changes[c - 1].f[field] : 0;
+    }
+}
+
+double
+lk_model_time_s(const struct lk_model *m, size_t snap)
+{
+    return snap < m->nsnaps ? (double)m->snaps[snap].time_ns / 1e9 : 0.0;
+}
+
+static int
+load_module(struct lk_model *m, size_t *cap, const struct lk_module *in)
+{
+    if (lk_model_module(m, in->id))
+        return 1; /* a repeated id: the first record wins */
+    if (grow((void **)&m->modules, cap, m->nmodules + 1, sizeof *m->modules) < 0)
+        return -ENOMEM;
+    struct lk_model_module *o = &m->modules[m->nmodules];
+    memset(o, 0, sizeof *o);
+    o->id = in->id;
+    o->base = in->base;
+    o->lo = in->lo;
+    o->hi = in->hi;
+    o->time_ns = in->time_ns;
+    o->gone_ns = UINT64_MAX;
+    o->path = dup_bytes(in->path);
+    if (!o->path)
+        return -ENOMEM;
+    if (in->build_id.n) {
+        o->build_id = malloc(in->build_id.n);
+        if (!o->build_id) {
+            free(o->path);
+            return -ENOMEM;
+        }
+        memcpy(o->build_id, in->build_id.p, in->build_id.n);
+        o->build_id_len = in->build_id.n;
+    }
+    m->nmodules++;
+    return 0;
+}
+
+static int
+load_stack(struct lk_model *m, size_t *capsites, const struct lk_record *rec,
+           struct lk_frame *frames)
+{
+    struct lk_stack st;
+    int rc = lk_stack_decode(rec->payload, rec->len, &st, frames, LK_MAX_FRAMES);
+    if (rc < 0)
+        return rc;
+    struct lk_model_site *s = site_get(m, capsites, st.site);
+    if (!s)
+        return -ENOMEM;
+    if (s->has_stack)
+        return 0; /* a repeated STACK: keep the first */
+    s->has_stack = 1;
+    s->kind = (unsigned)st.kind;
+    s->nframes = (size_t)st.nframes;
+    if (st.nframes) {
+        s->frames = malloc(s->nframes * sizeof *s->frames);
+        if (!s->frames)
+            return -ENOMEM;
+        memcpy(s->frames, frames, s->nframes * sizeof *s->frames);
+    }
+    return 0;
+}
+
+static int
+add_change(struct lk_model_site *s, uint32_t snap, const uint64_t *f)
+{
+    if (s->nchanges && !memcmp(s->changes[s->nchanges - 1].f, f, sizeof s->changes[0].f))
+        return 0; /* no change: the series is unchanged */
+    if (s->nchanges && s->changes[s->nchanges - 1].snap == snap) {
+        /* the same site twice in one snapshot: the later entry wins */
+        memcpy(s->changes[s->nchanges - 1].f, f, sizeof s->changes[0].f);
+    } else {
+        if (grow((void **)&s->changes, &s->capchanges, s->nchanges + 1, sizeof *s->changes) < 0)
+            return -ENOMEM;
+        s->changes[s->nchanges].snap = snap;
+        memcpy(s->changes[s->nchanges].f, f, sizeof s->changes[0].f);
+        s->nchanges++;
+    }
+    if (f[LK_SITE_LIVE_BYTES] > s->peak_live_bytes) {
+        s->peak_live_bytes = f[LK_SITE_LIVE_BYTES];
+        s->peak_snap = snap;
+    }
+    return 0;
+}
+
+/* Returns 0, a negative decode error (reported against the record by the
+ * caller) or -ENOMEM. */
+static int
+load_snapshot(struct lk_model *m, size_t *capsnaps, size_t *capsites, const struct lk_record *rec)
+{
+    struct lk_snapshot sn;
+    int rc = lk_snapshot_decode(rec->payload, rec->len, &sn);
+    if (rc < 0)
+        return rc;
+    if (m->nsnaps >= UINT32_MAX)
+        return -LK_ELIMIT;
+    if (grow((void **)&m->snaps, capsnaps, m->nsnaps + 1, sizeof *m->snaps) < 0)
+        return -ENOMEM;
+    struct lk_model_snap *o = &m->snaps[m->nsnaps];
+    o->seq = sn.seq;
+    o->time_ns = sn.time_ns;
+    o->period = sn.period;
+    memcpy(o->proc, sn.proc, sizeof o->proc);
+    memcpy(o->class_count, sn.class_count, sizeof o->class_count);
+    memcpy(o->class_bytes, sn.class_bytes, sizeof o->class_bytes);
+    uint32_t idx = (uint32_t)m->nsnaps;
+    m->nsnaps++;
+
+    struct lk_site_entry e;
+    for (;;) {
+        const uint8_t *at = sn.sites.p;
+        if ((rc = lk_snapshot_next_site(&sn, &e)) != 1)
+            break;
+        struct lk_model_site *s = site_get(m, capsites, e.site);
+        if (!s)
+            return -ENOMEM;
+        if (add_change(s, idx, e.f) < 0)
+            return -ENOMEM;
+        /* Cohorts and histogram are wanted as of the last entry only:
+         * remember where it is and decode it once at the end. */
+        s->last_entry = at;
+        s->last_entry_end = sn.sites.end;
+    }
+    return rc;
+}
+
+/* Decodes each site's last entry again for its cohorts and histogram. */
+static void
+load_last_entries(struct lk_model *m)
+{
+    struct lk_snapshot sn;
+    struct lk_site_entry e;
+    for (size_t i = 0; i < m->nsites; i++) {
+        struct lk_model_site *s = &m->sites[i];
+        if (!s->last_entry)
+            continue;
+        lk_dec_init(&sn.sites, s->last_entry, (size_t)(s->last_entry_end - s->last_entry));
+        if (lk_snapshot_next_site(&sn, &e) != 1)
+            continue; /* decoded fine during the walk, so unreachable */
+        s->ncohorts = (size_t)e.ncohorts;
+        memcpy(s->born, e.born, sizeof s->born);
+        memcpy(s->cohort_live_count, e.live_count, sizeof s->cohort_live_count);
+        memcpy(s->cohort_live_bytes, e.live_bytes, sizeof s->cohort_live_bytes);
+        memcpy(s->hist, e.hist, sizeof s->hist);
+    }
+}
+
+static const char *
+rec_name(unsigned type)
+{
+    switch (type) {
+    case LK_REC_INFO:
+        return "INFO";
+    case LK_REC_MODULE:
+        return "MODULE";
+    case LK_REC_MODULE_GONE:
+        return "MODULE_GONE";
+    case LK_REC_STACK:
+        return "STACK";
+    case LK_REC_SNAPSHOT:
+        return "SNAPSHOT";
+    case LK_REC_END:
+        return "END";
+    case LK_REC_NOTE:
+        return "NOTE";
+    default:
+        return "unknown";
+    }
+}
+
+static int
+walk(struct lk_model *m)
+{
+    struct lk_reader r;
+    struct lk_record rec;
+    size_t capmods = 0, capsites = 0, capsnaps = 0, capnotes = 0;
+    struct lk_frame *frames = NULL;
+    int rc = lk_reader_open(&r, m->name, m->data, m->len);
+    if (rc < 0) {
+        set_err(m, "%s", r.errmsg);
+        return rc;
+    }
+    m->major = r.major;
+    m->minor = r.minor;
+    frames = malloc(LK_MAX_FRAMES * sizeof *frames);
+    if (!frames)
+        return -ENOMEM;
+    while ((rc = lk_reader_next(&r, &rec)) == 1) {
+        char what[96];
+        int drc = 0;
+        if (rec.index == 0 && rec.type != LK_REC_INFO) {
+            rc = lk_reader_fail(&r, &rec, -LK_EFORMAT, "first record is not INFO");
+            goto fail;
+        }
+        switch (rec.type) {
+        case LK_REC_INFO:
+            if (m->has_info) {
+                rc = lk_reader_fail(&r, &rec, -LK_ECORRUPT, "second INFO record");
+                goto fail;
+            }
+            drc = lk_info_decode(rec.payload, rec.len, &m->info);
+            m->has_info = 1;
+            break;
+        case LK_REC_MODULE: {
+            struct lk_module mod;
+            drc = lk_module_decode(rec.payload, rec.len, &mod);
+            if (!drc && load_module(m, &capmods, &mod) == -ENOMEM)
+                goto nomem;
+            break;
+        }
+        case LK_REC_MODULE_GONE: {
+            struct lk_module_gone g;
+            drc = lk_module_gone_decode(rec.payload, rec.len, &g);
+            const struct lk_model_module *mod = drc ? NULL : lk_model_module(m, g.id);
+            if (mod)
+                ((struct lk_model_module *)mod)->gone_ns = g.time_ns;
+            break;
+        }
+        case LK_REC_STACK:
+            drc = load_stack(m, &capsites, &rec, frames);
+            if (drc == -ENOMEM)
+                goto nomem;
+            break;
+        case LK_REC_SNAPSHOT:
+            drc = load_snapshot(m, &capsnaps, &capsites, &rec);
+            if (drc == -ENOMEM)
+                goto nomem;
+            break;
+        case LK_REC_END:
+            drc = lk_end_decode(rec.payload, rec.len, &m->end);
+            m->has_end = !drc;
+            break;
+        case LK_REC_NOTE: {
+            struct lk_note n;
+            drc = lk_note_decode(rec.payload, rec.len, &n);
+            if (drc)
+                break;
+            if (grow((void **)&m->notes, &capnotes, m->nnotes + 1, sizeof *m->notes) < 0)
+                goto nomem;
+            m->notes[m->nnotes].level = (unsigned)n.level;
+            m->notes[m->nnotes].time_ns = n.time_ns;
+            m->notes[m->nnotes].text = dup_bytes(n.text);
+            if (!m->notes[m->nnotes].text)
+                goto nomem;
+            m->nnotes++;
+            break;
+        }
+        default:
+            break; /* a record type of a later minor version: skipped */
+        }
+        if (drc < 0) {
+            snprintf(what, sizeof what, "malformed %s record", rec_name(rec.type));
+            rc = lk_reader_fail(&r, &rec, drc, what);
+            goto fail;
+        }
+    }
+    if (rc < 0)
+        goto fail;
+    load_last_entries(m);
+    if (r.torn) {
+        m->torn = 1;
+        snprintf(m->warning, sizeof m->warning, "%s", r.errmsg);
+    }
+    if (!m->has_info) {
+        rc = -LK_EFORMAT;
+        set_err(m, "%s: the recording holds no INFO record (it was cut off right after its header)",
+                m->name);
+        goto out;
+    }
+    rc = 0;
+    goto out;
+nomem:
+    rc = -ENOMEM;
+    set_err(m, "%s: out of memory while loading", m->name);
+    goto out;
+fail:
+    set_err(m, "%s", r.errmsg);
+out:
+    free(frames);
+    return rc;
+}
+
+int
+lk_model_load_mem(struct lk_model *m, const char *name, const void *data, size_t len)
+{
+    memset(m, 0, sizeof *m);
+    m->name = strdup(name ? name : "recording");
+    m->data = malloc(len ? len : 1);
+    if (!m->name || !m->data) {
+        set_err(m, "%s: out of memory", name);
+        return -ENOMEM;
+    }
+    if (len)
+        memcpy(m->data, data, len);
+    m->len = len;
+    return walk(m);
+}
+
+/* errno's message with a lower-case first letter, as CLI messages are. */
+static void
+set_errno(struct lk_model *m, const char *path, int e)
+{
+    char buf[128];
+    snprintf(buf, sizeof buf, "%s", strerror(e));
+    if (buf[0] >= 'A' && buf[0] <= 'Z' && !(buf[1] >= 'A' && buf[1] <= 'Z'))
+        buf[0] = (char)(buf[0] - 'A' + 'a');
+    set_err(m, "%s: %s", path, buf);
+}
+
+int
+lk_model_load(struct lk_model *m, const char *path)
+{
+    memset(m, 0, sizeof *m);
+    int rc = 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        rc = -errno;
+        set_errno(m, path, errno);
+        return rc;
+    }
+    struct stat st;
+    if (fstat(fd, &st) < 0) {
+        rc = -errno;
+        set_errno(m, path, errno);
+        goto out;
+    }
+    if (S_ISDIR(st.st_mode)) {
+        rc = -EISDIR;
+        set_errno(m, path, EISDIR);
+        goto out;
+    }
+    /* A regular file is mapped: a day-long recording can be hundreds of
+     * megabytes, and the page cache already holds it. The agent only
+     * appends, so the mapped prefix stays valid; what it appends later is
+     * simply not seen, and a record cut at the end reads as torn. */
+    if (S_ISREG(st.st_mode) && st.st_size > 0 && (uint64_t)st.st_size <= SIZE_MAX / 2) {
+        void *p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p != MAP_FAILED) {
+            m->name = strdup(path);
+            if (!m->name) {
+                munmap(p, (size_t)st.st_size);
+                rc = -ENOMEM;
+                set_err(m, "%s: out of memory", path);
+                goto out;
+            }
+            m->data = p;
+            m->len = (size_t)st.st_size;
+            m->mapped = 1;
+            rc = walk(m);
+            goto out;
+        }
+    }
+    /* Otherwise read until EOF rather than trusting st_size: pipes and
+     * /proc files report no size. */
+    size_t cap = S_ISREG(st.st_mode) && st.st_size > 0 ? (size_t)st.st_size + 1 : 65536, len = 0;
+    uint8_t *buf = malloc(cap);
+    if (!buf) {
+        rc = -ENOMEM;
+        set_err(m, "%s: out of memory", path);
+        goto out;
+    }
+    for (;;) {
+        if (len == cap) {
+            uint8_t *nb = realloc(buf, cap * 2);
+            if (!nb) {
+                free(buf);
+                rc = -ENOMEM;
+                set_err(m, "%s: out of memory", path);
+                goto out;
+            }
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t n = read(fd, buf + len, cap - len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0) {
+            rc = -errno;
+            set_errno(m, path, errno);
+            free(buf);
+            goto out;
+        }
+        if (n == 0)
+            break;
+        len += (size_t)n;
+    }
+    m->name = strdup(path);
+    if (!m->name) {
+        free(buf);
+        rc = -ENOMEM;
+        set_err(m, "%s: out of memory", path);
+        goto out;
+    }
+    m->data = buf;
+    m->len = len;
+    rc = walk(m);
+out:
+    close(fd);
+    return rc;
+}
+
+void
+lk_model_free(struct lk_model *m)
+{
+    for (size_t i = 0; i < m->nmodules; i++) {
+        free(m->modules[i].path);
+        free(m->modules[i].build_id);
+    }
+    for (size_t i = 0; i < m->nsites; i++) {
+        free(m->sites[i].frames);
+        free(m->sites[i].changes);
+    }
+    for (size_t i = 0; i < m->nnotes; i++)
+        free(m->notes[i].text);
+    free(m->modules);
+    free(m->sites);
+    free(m->snaps);
+    free(m->notes);
+    free(m->hslot);
+    if (m->mapped)
+        munmap(m->data, m->len);
+    else
+        free(m->data);
+    free(m->name);
+    m->modules = NULL;
+    m->sites = NULL;
+    m->snaps = NULL;
+    m->notes = NULL;
+    m->hslot = NULL;
+    m->data = NULL;
+    m->name = NULL;
+    m->mapped = 0;
+    m->nmodules = m->nsites = m->nsnaps = m->nnotes = 0;
+}

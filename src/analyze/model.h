@@ -1,0 +1,127 @@
+/* A recording loaded into memory for analysis: the process, its modules,
+ * the stack of every allocation site, the snapshot timeline and, per site,
+ * the series of its counters over that timeline. The model is a pure
+ * function of the file; everything downstream (symbolize, verdict, render)
+ * reads it and nothing changes it after lk_model_load(). */
+#ifndef LK_MODEL_H
+#define LK_MODEL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "../record/format.h"
+
+struct lk_model_module {
+    uint64_t id;         /* >= 1, as recorded */
+    uint64_t base;       /* load bias: runtime address = ELF vaddr + base */
+    uint64_t lo, hi;     /* runtime address range of its PT_LOAD segments */
+    uint64_t time_ns;    /* monotonic time since start when first seen */
+    uint64_t gone_ns;    /* when unloaded; UINT64_MAX while loaded at the end */
+    char *path;          /* NUL-terminated copy of the recorded path */
+    uint8_t *build_id;   /* NULL when none was recorded */
+    size_t build_id_len; /* bytes */
+};
+
+/* One point where a site's counters changed: from snapshot `snap` on (until
+ * the next change) the site's fields are `f`. */
+struct lk_model_change {
+    uint32_t snap;               /* snapshot index, strictly increasing in a site */
+    uint64_t f[LK_SITE_NFIELDS]; /* lk_site_field values, absolute */
+};
+
+struct lk_model_site {
+    uint64_t id;    /* site id >= 1 */
+    unsigned kind;  /* lk_kind */
+    int has_stack;  /* a STACK record was seen for it */
+    size_t nframes; /* frames[] entries, innermost first */
+    struct lk_frame *frames;
+    size_t nchanges; /* entries in changes[], >= 1 once seen in a snapshot */
+    size_t capchanges;
+    struct lk_model_change *changes;
+    uint64_t peak_live_bytes; /* max of LK_SITE_LIVE_BYTES over all snapshots */
+    uint32_t peak_snap;       /* snapshot index of that maximum */
+    /* As of the last snapshot that listed the site: */
+    size_t ncohorts;                        /* cohort buckets recorded, <= LK_COHORTS */
+    uint64_t born[LK_COHORTS];              /* allocations born in bucket k (lk_cohort_of) */
+    uint64_t cohort_live_count[LK_COHORTS]; /* of those, blocks still live */
+    uint64_t cohort_live_bytes[LK_COHORTS]; /* and their bytes */
+    uint64_t hist[LK_SIZE_CLASSES];         /* allocations per log2 size class */
+    const uint8_t *last_entry;              /* its last snapshot entry, in the model's data */
+    const uint8_t *last_entry_end;
+};
+
+struct lk_model_snap {
+    uint64_t seq;                          /* as recorded */
+    uint64_t time_ns;                      /* monotonic time since start */
+    uint64_t period;                       /* period index, for cohorts */
+    uint64_t proc[LK_PROC_NFIELDS];        /* lk_proc_field values; missing read as 0 */
+    uint64_t class_count[LK_SIZE_CLASSES]; /* live blocks per size class */
+    uint64_t class_bytes[LK_SIZE_CLASSES]; /* live bytes per size class */
+};
+
+struct lk_model_note {
+    unsigned level;   /* lk_note_level */
+    uint64_t time_ns; /* monotonic time since start */
+    char *text;       /* NUL-terminated copy */
+};
+
+struct lk_model {
+    char *name;            /* file name, for messages */
+    uint8_t *data;         /* the whole file; info's byte fields point into it */
+    size_t len;            /* bytes */
+    int mapped;            /* data is an mmap of the file, else malloc'd */
+    unsigned major, minor; /* format version of the file */
+    int has_info;
+    struct lk_info info;
+    size_t nmodules;
+    struct lk_model_module *modules; /* in file order */
+    size_t nsites;
+    struct lk_model_site *sites; /* in order of first appearance */
+    size_t nsnaps;
+    struct lk_model_snap *snaps; /* in file order */
+    size_t nnotes;
+    struct lk_model_note *notes;
+    int has_end;
+    struct lk_end end;
+    int torn;          /* the last record was cut off and ignored */
+    char warning[256]; /* reader's message about the torn record, or "" */
+    char errmsg[512];  /* why lk_model_load failed */
+    /* site id -> index + 1 in sites[], open addressing */
+    size_t hcap; /* power of two */
+    uint32_t *hslot;
+};
+
+/* Reads the file at path and loads it. 0, or negative (-errno when the file
+ * cannot be read, -LK_E... when it is not a valid recording) with
+ * m->errmsg holding one sentence that starts with the file name, such as
+ * "srv.lsr: record 12 at offset 0x1f0: checksum mismatch". A torn last
+ * record is not an error: m->torn and m->warning say so. lk_model_free() is
+ * needed in both cases. Memory is bounded by a small multiple of the file
+ * size, whatever counts the file claims. */
+int lk_model_load(struct lk_model *m, const char *path);
+
+/* The same over bytes already in memory, which the model copies. */
+int lk_model_load_mem(struct lk_model *m, const char *name, const void *data, size_t len);
+
+void lk_model_free(struct lk_model *m);
+
+/* The site with this id, or NULL. O(1). */
+const struct lk_model_site *lk_model_site(const struct lk_model *m, uint64_t id);
+
+/* The module with this id, or NULL. O(modules). */
+const struct lk_model_module *lk_model_module(const struct lk_model *m, uint64_t id);
+
+/* Value of field (lk_site_field) of the site at snapshot index snap: the
+ * value of its latest change at or before snap, 0 before its first.
+ * O(log changes). */
+uint64_t lk_model_value(const struct lk_model_site *s, unsigned field, size_t snap);
+
+/* Values of field at the snapshot indexes idx[0..n), which must be
+ * increasing, into out[]. O(n + changes): the way to sample a long series. */
+void lk_model_values(const struct lk_model_site *s, unsigned field, const size_t *idx, size_t n,
+                     uint64_t *out);
+
+/* Seconds since the start of the snapshot at index snap. */
+double lk_model_time_s(const struct lk_model *m, size_t snap);
+
+#endif

@@ -1,0 +1,141 @@
+/* Theil–Sen slope, Sen's confidence interval and the Mann–Kendall test
+ * (docs/VERDICTS.md derives them). Pure functions of their inputs; they
+ * allocate a transient pairwise-slope array, so they belong to the CLI.
+ * Inputs longer than LK_TREND_MAX_POINTS are subsampled evenly, keeping a
+ * fit at about 45,000 pairs whatever the length of the recording. */
+#include "trend.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+
+size_t
+lk_trend_pick(size_t n, size_t max, size_t *idx)
+{
+    if (max < 2)
+        max = 2;
+    if (n <= max) {
+        for (size_t i = 0; i < n; i++)
+            idx[i] = i;
+        return n;
+    }
+    for (size_t j = 0; j < max; j++)
+        idx[j] = (size_t)(((double)j * (double)(n - 1)) / (double)(max - 1) + 0.5);
+    idx[max - 1] = n - 1;
+    return max;
+}
+
+double
+lk_trend_pvalue(double z)
+{
+    return erfc(fabs(z) / sqrt(2.0));
+}
+
+static int
+cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double
+median_sorted(const double *v, size_t n)
+{
+    if (!n)
+        return 0;
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* The k-th smallest (1-based, fractional k interpolated, clamped) of
+ * sorted v[0..n). */
+static double
+order_stat(const double *v, size_t n, double k)
+{
+    if (k <= 1)
+        return v[0];
+    if (k >= (double)n)
+        return v[n - 1];
+    size_t i = (size_t)floor(k);
+    double f = k - (double)i;
+    return v[i - 1] + f * (v[i] - v[i - 1]);
+}
+
+int
+lk_trend_fit(const double *x, const double *y, size_t n, struct lk_trend *out)
+{
+    size_t pick[LK_TREND_MAX_POINTS];
+    double px[LK_TREND_MAX_POINTS], py[LK_TREND_MAX_POINTS];
+    size_t m = lk_trend_pick(n, LK_TREND_MAX_POINTS, pick);
+    for (size_t i = 0; i < m; i++) {
+        px[i] = x[pick[i]];
+        py[i] = y[pick[i]];
+    }
+    *out = (struct lk_trend){.n = m, .p = 1.0};
+    if (m < 2) {
+        out->intercept = m ? py[0] : 0;
+        return 0;
+    }
+
+    size_t npairs = m * (m - 1) / 2;
+    double *slopes = malloc(npairs * sizeof *slopes);
+    double *tmp = malloc(m * sizeof *tmp);
+    if (!slopes || !tmp) {
+        free(slopes);
+        free(tmp);
+        return -ENOMEM;
+    }
+
+    /* Pairwise slopes over distinct x and the Mann–Kendall S in one pass:
+     * S counts, over pairs ordered by x, rises minus falls of y. */
+    size_t ns = 0;
+    double s = 0;
+    for (size_t i = 0; i < m; i++)
+        for (size_t j = i + 1; j < m; j++) {
+            double dx = px[j] - px[i], dy = py[j] - py[i];
+            if (dx == 0)
+                continue;
+            slopes[ns++] = dy / dx;
+            double sg = (dy > 0) - (dy < 0);
+            s += dx > 0 ? sg : -sg;
+        }
+
+    /* Var(S) = [n(n-1)(2n+5) - sum over tie groups t(t-1)(2t+5)] / 18. */
+    for (size_t i = 0; i < m; i++)
+        tmp[i] = py[i];
+    qsort(tmp, m, sizeof *tmp, cmp_double);
+    double dn = (double)m;
+    double var = dn * (dn - 1) * (2 * dn + 5);
+    for (size_t i = 0; i < m;) {
+        size_t j = i + 1;
+        while (j < m && tmp[j] == tmp[i])
+            j++;
+        double t = (double)(j - i);
+        var -= t * (t - 1) * (2 * t + 5);
+        i = j;
+    }
+    var /= 18.0;
+    out->s = s;
+    out->var_s = var;
+    if (var > 0) {
+        out->z = s > 0 ? (s - 1) / sqrt(var) : s < 0 ? (s + 1) / sqrt(var) : 0;
+        out->p = lk_trend_pvalue(out->z);
+    }
+
+    if (ns) {
+        qsort(slopes, ns, sizeof *slopes, cmp_double);
+        out->slope = median_sorted(slopes, ns);
+        /* Sen's interval: with C = z * sqrt(Var S), the bounds are the
+         * (N - C)/2-th and ((N + C)/2 + 1)-th of the N ordered slopes. */
+        double c = LK_TREND_Z95 * sqrt(var > 0 ? var : 0);
+        double dns = (double)ns;
+        out->slope_lo = order_stat(slopes, ns, (dns - c) / 2);
+        out->slope_hi = order_stat(slopes, ns, (dns + c) / 2 + 1);
+    }
+    for (size_t i = 0; i < m; i++)
+        tmp[i] = py[i] - out->slope * px[i];
+    qsort(tmp, m, sizeof *tmp, cmp_double);
+    out->intercept = median_sorted(tmp, m);
+    free(slopes);
+    free(tmp);
+    return 0;
+}

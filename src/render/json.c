@@ -1,0 +1,413 @@
+/* Renders an analysed recording as one JSON document (docs/JSON.md): the
+ * recording, the process summary, the verdict and the ranked sites with
+ * their evidence and folded frames. Strings from the recording are
+ * arbitrary bytes, so every one goes through lk_json_string; numbers that
+ * are not finite are written as null. Stdio only. */
+#include "json.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../record/format.h"
+
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid. */
+static size_t
+utf8_len(const unsigned char *p, size_t n)
+{
+    size_t len;
+    uint32_t min, c;
+    if (p[0] < 0x80)
+        return 1;
+    if ((p[0] & 0xe0) == 0xc0) {
+        len = 2, min = 0x80, c = p[0] & 0x1f;
+    } else if ((p[0] & 0xf0) == 0xe0) {
+        len = 3, min = 0x800, c = p[0] & 0x0f;
+    } else if ((p[0] & 0xf8) == 0xf0) {
+        len = 4, min = 0x10000, c = p[0] & 0x07;
+    } else {
+        return 0;
+    }
+    if (len > n)
+        return 0;
+    for (size_t i = 1; i < len; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        c = (c << 6) | (p[i] & 0x3f);
+    }
+    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    return len;
+}
+
+void
+lk_json_string(FILE *out, const char *s, size_t n)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    fputc('"', out);
+    for (size_t i = 0; i < n;) {
+        unsigned char ch = p[i];
+        if (ch == '"' || ch == '\\') {
+            fputc('\\', out);
+            fputc(ch, out);
+            i++;
+        } else if (ch < 0x20 || ch == 0x7f) {
+            switch (ch) {
+            case '\n':
+                fputs("\\n", out);
+                break;
+            case '\t':
+                fputs("\\t", out);
+                break;
+            case '\r':
+                fputs("\\r", out);
+                break;
+            default:
+                fprintf(out, "\\u%04x", ch);
+                break;
+            }
+            i++;
+        } else {
+            size_t k = utf8_len(p + i, n - i);
+            if (k == 0) {
+                fputs("\\ufffd", out);
+                i++;
+            } else {
+                fwrite(p + i, 1, k, out);
+                i += k;
+            }
+        }
+    }
+    fputc('"', out);
+}
+
+static void
+str(FILE *out, const char *s)
+{
+    if (s)
+        lk_json_string(out, s, strlen(s));
+    else
+        fputs("null", out);
+}
+
+static void
+num(FILE *out, double v)
+{
+    if (isfinite(v))
+        fprintf(out, "%.17g", v);
+    else
+        fputs("null", out);
+}
+
+static void
+u64(FILE *out, uint64_t v)
+{
+    fprintf(out, "%llu", (unsigned long long)v);
+}
+
+static void
+key(FILE *out, int *first, const char *k)
+{
+    fputs(*first ? "" : ",", out);
+    *first = 0;
+    fprintf(out, "\"%s\":", k);
+}
+
+static void
+recording(FILE *out, const struct lk_model *m, const struct lk_analysis *a)
+{
+    int f = 1;
+    char ver[32];
+    fputc('{', out);
+    key(out, &f, "file");
+    str(out, m->name);
+    key(out, &f, "format_version");
+    snprintf(ver, sizeof ver, "%u.%u", m->major, m->minor);
+    str(out, ver);
+    key(out, &f, "pid");
+    u64(out, m->info.pid);
+    key(out, &f, "ppid");
+    u64(out, m->info.ppid);
+    key(out, &f, "exe");
+    lk_json_string(out, (const char *)m->info.exe.p, m->info.exe.n);
+    key(out, &f, "cmdline");
+    fputc('[', out);
+    for (size_t i = 0, start = 0, k = 0; i < m->info.cmdline.n; i++)
+        if (m->info.cmdline.p[i] == 0) {
+            fputs(k++ ? "," : "", out);
+            lk_json_string(out, (const char *)m->info.cmdline.p + start, i - start);
+            start = i + 1;
+        }
+    fputc(']', out);
+    key(out, &f, "arch");
+    lk_json_string(out, (const char *)m->info.arch.p, m->info.arch.n);
+    key(out, &f, "agent_version");
+    lk_json_string(out, (const char *)m->info.agent_version.p, m->info.agent_version.n);
+    key(out, &f, "start_realtime_ns");
+    u64(out, m->info.start_realtime_ns);
+    key(out, &f, "period_ms");
+    u64(out, m->info.period_ms);
+    key(out, &f, "depth");
+    u64(out, m->info.depth);
+    key(out, &f, "sample_bytes");
+    u64(out, m->info.sample_bytes);
+    key(out, &f, "not_interposed");
+    fputs(m->info.flags & LK_INFO_NOT_INTERPOSED ? "true" : "false", out);
+    key(out, &f, "fork_child");
+    fputs(m->info.flags & LK_INFO_FORK_CHILD ? "true" : "false", out);
+    key(out, &f, "tracks_mmap");
+    fputs(m->info.flags & LK_INFO_TRACKS_MMAP ? "true" : "false", out);
+    key(out, &f, "snapshots");
+    u64(out, m->nsnaps);
+    key(out, &f, "duration_s");
+    num(out, a->proc.duration_s);
+    key(out, &f, "sites");
+    u64(out, m->nsites);
+    key(out, &f, "modules");
+    u64(out, m->nmodules);
+    key(out, &f, "torn");
+    fputs(m->torn ? "true" : "false", out);
+    key(out, &f, "end");
+    if (m->has_end) {
+        static const char *const why[] = {"exit", "signal", "exec", "agent"};
+        fputs("{\"reason\":", out);
+        str(out, m->end.reason < 4 ? why[m->end.reason] : "unknown");
+        fputs(",\"code\":", out);
+        u64(out, m->end.code);
+        fputs(",\"time_s\":", out);
+        num(out, (double)m->end.time_ns / 1e9);
+        fputc('}', out);
+    } else {
+        fputs("null", out);
+    }
+    fputc('}', out);
+}
+
+static void
+trend_fields(FILE *out, int *f, const char *rate, const char *ci, const char *pv,
+             const struct lk_trend *t)
+{
+    key(out, f, rate);
+    num(out, t->slope);
+    key(out, f, ci);
+    fputc('[', out);
+    num(out, t->slope_lo);
+    fputc(',', out);
+    num(out, t->slope_hi);
+    fputc(']', out);
+    key(out, f, pv);
+    num(out, t->p);
+}
+
+static void
+process(FILE *out, const struct lk_analysis *a)
+{
+    const struct lk_proc_summary *p = &a->proc;
+    int f = 1;
+    fputc('{', out);
+    key(out, &f, "rss_start");
+    u64(out, p->rss_start);
+    key(out, &f, "rss_end");
+    u64(out, p->rss_end);
+    key(out, &f, "rss_peak");
+    u64(out, p->rss_peak);
+    trend_fields(out, &f, "rss_rate_bytes_per_s", "rss_rate_ci", "rss_p_value", &p->rss);
+    key(out, &f, "heap_start");
+    u64(out, p->heap_start);
+    key(out, &f, "heap_end");
+    u64(out, p->heap_end);
+    key(out, &f, "heap_peak");
+    u64(out, p->heap_peak);
+    trend_fields(out, &f, "heap_rate_bytes_per_s", "heap_rate_ci", "heap_p_value", &p->heap);
+    key(out, &f, "allocs");
+    u64(out, p->allocs);
+    key(out, &f, "frees");
+    u64(out, p->frees);
+    key(out, &f, "rss_outside_heap");
+    fputs(p->rss_outside_heap ? "true" : "false", out);
+    fputc('}', out);
+}
+
+static void
+frame(FILE *out, const struct lk_sym_frame *fr)
+{
+    int f = 1;
+    char addr[32];
+    fputc('{', out);
+    key(out, &f, "function");
+    str(out, fr->function);
+    key(out, &f, "file");
+    str(out, fr->file);
+    key(out, &f, "line");
+    if (fr->line)
+        fprintf(out, "%u", fr->line);
+    else
+        fputs("null", out);
+    key(out, &f, "module");
+    str(out, fr->module);
+    key(out, &f, "offset");
+    snprintf(addr, sizeof addr, "0x%llx", (unsigned long long)fr->offset);
+    str(out, addr);
+    key(out, &f, "inlined");
+    fputs(fr->inlined ? "true" : "false", out);
+    fputc('}', out);
+}
+
+static void
+site(FILE *out, const struct lk_model *m, const struct lk_site_verdict *v,
+     struct lk_symbolizer *sym, struct lk_sym_frame *fr, size_t maxf)
+{
+    const struct lk_model_site *s = &m->sites[v->site];
+    int f = 1;
+    fputc('{', out);
+    key(out, &f, "site");
+    u64(out, v->id);
+    key(out, &f, "verdict");
+    str(out, lk_verdict_name(v->verdict));
+    key(out, &f, "why");
+    str(out, v->why);
+    key(out, &f, "kind");
+    str(out, s->kind == LK_KIND_MMAP ? "mmap" : "heap");
+    key(out, &f, "fitted");
+    fputs(v->fitted ? "true" : "false", out);
+    key(out, &f, "rate_bytes_per_s");
+    num(out, v->rate);
+    key(out, &f, "rate_ci");
+    if (v->fitted) {
+        fputc('[', out);
+        num(out, v->rate_lo);
+        fputc(',', out);
+        num(out, v->rate_hi);
+        fputc(']', out);
+    } else {
+        fputs("null", out);
+    }
+    key(out, &f, "p_value");
+    if (v->fitted)
+        num(out, v->trend.p);
+    else
+        fputs("null", out);
+    key(out, &f, "tail_rate_bytes_per_s");
+    if (v->fitted)
+        num(out, v->tail_rate);
+    else
+        fputs("null", out);
+    key(out, &f, "live_bytes_start");
+    u64(out, v->live_bytes_start);
+    key(out, &f, "live_bytes_end");
+    u64(out, v->live_bytes_end);
+    key(out, &f, "live_count_start");
+    u64(out, v->live_count_start);
+    key(out, &f, "live_count_end");
+    u64(out, v->live_count_end);
+    key(out, &f, "peak_live_bytes");
+    u64(out, v->peak_live_bytes);
+    key(out, &f, "allocs");
+    u64(out, v->allocs);
+    key(out, &f, "frees");
+    u64(out, v->frees);
+    key(out, &f, "alloc_bytes");
+    u64(out, v->alloc_bytes);
+    key(out, &f, "survival");
+    if (v->survival >= 0)
+        num(out, v->survival);
+    else
+        fputs("null", out);
+    key(out, &f, "survival_early");
+    if (v->survival_early >= 0)
+        num(out, v->survival_early);
+    else
+        fputs("null", out);
+    key(out, &f, "survival_from_cohorts");
+    fputs(v->survival_from_cohorts ? "true" : "false", out);
+    size_t total = 0, n = 0;
+    if (s->has_stack && fr)
+        n = lk_symbolize_stack(sym, s, 1, fr, maxf, &total);
+    key(out, &f, "frames_total");
+    u64(out, total);
+    key(out, &f, "frames");
+    fputc('[', out);
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            fputc(',', out);
+        frame(out, &fr[i]);
+    }
+    fputs("]}", out);
+}
+
+int
+lk_render_json(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
+               struct lk_symbolizer *sym, const struct lk_render_opts *opts)
+{
+    size_t top = opts && opts->top > 0 ? (size_t)opts->top : LK_RENDER_TOP;
+    size_t maxf = opts && opts->frames > 0 ? (size_t)opts->frames : LK_RENDER_FRAMES;
+    size_t nsites = opts && opts->all ? a->nsites : (a->nsites < top ? a->nsites : top);
+    struct lk_sym_frame *fr = calloc(maxf, sizeof *fr);
+    char line[512];
+    int f = 1;
+
+    fputc('{', out);
+    key(out, &f, "schema");
+    fprintf(out, "%d", LK_JSON_SCHEMA);
+    key(out, &f, "leakscope_version");
+    str(out, LK_VERSION);
+    key(out, &f, "recording");
+    recording(out, m, a);
+    key(out, &f, "process");
+    process(out, a);
+    key(out, &f, "verdict");
+    str(out, lk_verdict_name(a->verdict));
+    key(out, &f, "summary");
+    lk_render_summary(line, sizeof line, m, a);
+    str(out, line);
+    key(out, &f, "leak_rate_bytes_per_s");
+    num(out, a->leak_rate);
+    key(out, &f, "growing_rate_bytes_per_s");
+    num(out, a->growing_rate);
+    key(out, &f, "material_bytes");
+    u64(out, a->material_bytes);
+    key(out, &f, "counts");
+    fputc('{', out);
+    for (int v = 0; v <= LK_VERDICT_UNKNOWN; v++)
+        fprintf(out, "%s\"%s\":%zu", v ? "," : "", lk_verdict_name((enum lk_verdict)v),
+                a->counts[v]);
+    fputc('}', out);
+    key(out, &f, "sites");
+    fputc('[', out);
+    for (size_t i = 0; i < nsites; i++) {
+        if (i)
+            fputc(',', out);
+        fputc('\n', out);
+        site(out, m, &a->sites[i], sym, fr, maxf);
+    }
+    fputs("],\n", out);
+    f = 1;
+    fputs("\"notes\":[", out);
+    for (size_t i = 0; i < m->nnotes; i++) {
+        static const char *const lv[] = {"info", "warning", "error"};
+        fprintf(out, "%s{\"level\":", i ? "," : "");
+        str(out, m->notes[i].level < 3 ? lv[m->notes[i].level] : "note");
+        fputs(",\"time_s\":", out);
+        num(out, (double)m->notes[i].time_ns / 1e9);
+        fputs(",\"text\":", out);
+        str(out, m->notes[i].text);
+        fputc('}', out);
+    }
+    fputs("],\"warnings\":[", out);
+    char wb[256];
+    const char *w;
+    size_t k = 0;
+    for (size_t i = 0; (w = lk_render_recording_warning(m, i, wb, sizeof wb)); i++, k++) {
+        fputs(k ? "," : "", out);
+        str(out, w);
+    }
+    for (size_t i = 0; sym && (w = lk_symbolize_warning(sym, i)); i++, k++) {
+        fputs(k ? "," : "", out);
+        str(out, w);
+    }
+    fputs("]}\n", out);
+    free(fr);
+    fflush(out);
+    return ferror(out) ? -EIO : 0;
+}

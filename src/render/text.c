@@ -1,0 +1,322 @@
+/* Renders an analysed recording as the human report: verdict line, then
+ * the suspects (LEAK, GROWING, BOUNDED) ranked by live-bytes growth rate,
+ * each with its evidence and folded, symbolized stack, then process memory
+ * and the recording's warnings. Stdio only; the caller owns out. Numbers
+ * are rounded for reading: scripts should use the JSON report. */
+#include "text.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../record/format.h"
+
+char *
+lk_render_bytes(char *buf, size_t cap, double bytes)
+{
+    static const char *const unit[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB"};
+    double v = fabs(bytes);
+    unsigned u = 0;
+    while (v >= 1024 && u + 1 < sizeof unit / sizeof unit[0]) {
+        v /= 1024;
+        u++;
+    }
+    if (!isfinite(bytes))
+        snprintf(buf, cap, "?");
+    else if (u == 0)
+        snprintf(buf, cap, "%s%.0f B", bytes < 0 ? "-" : "", v);
+    else
+        snprintf(buf, cap, "%s%.1f %s", bytes < 0 ? "-" : "", v, unit[u]);
+    return buf;
+}
+
+/* "+32.0 KiB/s" */
+static char *
+rate_str(char *buf, size_t cap, double rate)
+{
+    char b[32];
+    snprintf(buf, cap, "%s%s/s", rate > 0 ? "+" : "", lk_render_bytes(b, sizeof b, rate));
+    return buf;
+}
+
+static char *
+duration_str(char *buf, size_t cap, double s)
+{
+    if (s < 60)
+        snprintf(buf, cap, "%.1f s", s);
+    else if (s < 3600)
+        snprintf(buf, cap, "%d min %d s", (int)(s / 60), (int)fmod(s, 60));
+    else if (s < 86400 * 2)
+        snprintf(buf, cap, "%d h %d min", (int)(s / 3600), (int)fmod(s / 60, 60));
+    else
+        snprintf(buf, cap, "%.1f days", s / 86400);
+    return buf;
+}
+
+static const char *
+plural(size_t n, const char *one, const char *many)
+{
+    return n == 1 ? one : many;
+}
+
+void
+lk_render_summary(char *buf, size_t cap, const struct lk_model *m, const struct lk_analysis *a)
+{
+    char r1[48], r2[48], d[48];
+    size_t nl = a->counts[LK_VERDICT_LEAK], ng = a->counts[LK_VERDICT_GROWING];
+    size_t nb = a->counts[LK_VERDICT_BOUNDED];
+    switch (a->verdict) {
+    case LK_VERDICT_LEAK:
+        if (ng)
+            snprintf(buf, cap,
+                     "LEAK: %zu %s without being freed, %s total; %zu more %s with turnover, %s",
+                     nl, plural(nl, "site grows", "sites grow"),
+                     rate_str(r1, sizeof r1, a->leak_rate), ng, plural(ng, "grows", "grow"),
+                     rate_str(r2, sizeof r2, a->growing_rate));
+        else
+            snprintf(buf, cap, "LEAK: %zu %s without being freed, %s total", nl,
+                     plural(nl, "site grows", "sites grow"), rate_str(r1, sizeof r1, a->leak_rate));
+        break;
+    case LK_VERDICT_GROWING:
+        snprintf(buf, cap,
+                 "GROWING: %zu %s without bound although %s freed too, %s total "
+                 "(a cache or queue with no limit?)",
+                 ng, plural(ng, "site grows", "sites grow"),
+                 plural(ng, "its memory is", "their memory is"),
+                 rate_str(r1, sizeof r1, a->growing_rate));
+        break;
+    case LK_VERDICT_BOUNDED:
+        snprintf(buf, cap, "No leak found: %zu %s, then stopped (bounded) over %s", nb,
+                 plural(nb, "site grew", "sites grew"),
+                 duration_str(d, sizeof d, a->proc.duration_s));
+        break;
+    case LK_VERDICT_UNKNOWN:
+        snprintf(buf, cap,
+                 "Not enough data: %zu %s over %s; a verdict needs at least %d "
+                 "(run longer or lower the period)",
+                 m->nsnaps, plural(m->nsnaps, "snapshot", "snapshots"),
+                 duration_str(d, sizeof d, a->proc.duration_s), LK_VERDICT_MIN_SNAPS);
+        break;
+    default:
+        snprintf(buf, cap,
+                 "No leak found: no site's live memory grows materially "
+                 "(%zu %s, %zu snapshots over %s)",
+                 m->nsites, plural(m->nsites, "site", "sites"), m->nsnaps,
+                 duration_str(d, sizeof d, a->proc.duration_s));
+        break;
+    }
+}
+
+const char *
+lk_render_recording_warning(const struct lk_model *m, size_t i, char *buf, size_t cap)
+{
+    size_t k = 0;
+    if (m->torn && k++ == i)
+        return m->warning;
+    if ((m->info.flags & LK_INFO_NOT_INTERPOSED) && k++ == i)
+        return "the program uses its own allocator (malloc not interposed): the heap it manages "
+               "is not tracked, only process memory is";
+    if (m->info.sample_bytes && k++ == i) {
+        snprintf(buf, cap,
+                 "sampled recording (one sample per %llu bytes on average): counts are "
+                 "estimates",
+                 (unsigned long long)m->info.sample_bytes);
+        return buf;
+    }
+    if (!m->has_end && k++ == i)
+        return "the recording has no END record: the process was killed or is still running";
+    if (m->has_end && m->end.reason == LK_END_SIGNAL && k++ == i) {
+        snprintf(buf, cap, "the process ended on signal %llu", (unsigned long long)m->end.code);
+        return buf;
+    }
+    return NULL;
+}
+
+static void
+print_frame(FILE *out, const struct lk_sym_frame *f)
+{
+    char where[512];
+    if (f->file)
+        snprintf(where, sizeof where, "%s:%u", f->file, f->line);
+    else
+        where[0] = 0;
+    const char *mod = f->module ? strrchr(f->module, '/') : NULL;
+    mod = mod ? mod + 1 : f->module;
+    if (f->function)
+        fprintf(out, "      %s%s%s%s  [%s]%s\n", f->function, where[0] ? "  " : "", where, "",
+                mod ? mod : "?", f->inlined ? " (inlined)" : "");
+    else if (f->module)
+        fprintf(out, "      %s+0x%llx%s%s\n", f->module, (unsigned long long)f->offset,
+                where[0] ? "  " : "", where);
+    else
+        fprintf(out, "      0x%llx\n", (unsigned long long)f->offset);
+}
+
+static void
+print_stack(FILE *out, const struct lk_model *m, const struct lk_site_verdict *v,
+            struct lk_symbolizer *sym, size_t maxf)
+{
+    const struct lk_model_site *s = &m->sites[v->site];
+    struct lk_sym_frame *fr = calloc(maxf ? maxf : 1, sizeof *fr);
+    size_t total = 0;
+    if (!s->has_stack) {
+        fprintf(out, "      (no stack recorded for this site)\n");
+        free(fr);
+        return;
+    }
+    if (!fr)
+        return;
+    size_t n = lk_symbolize_stack(sym, s, 1, fr, maxf, &total);
+    for (size_t i = 0; i < n; i++)
+        print_frame(out, &fr[i]);
+    if (total > n)
+        fprintf(out, "      ... %zu more %s\n", total - n, plural(total - n, "frame", "frames"));
+    if (total == 0)
+        fprintf(out, "      (empty stack)\n");
+    free(fr);
+}
+
+static void
+print_site(FILE *out, const struct lk_model *m, const struct lk_site_verdict *v, size_t rank,
+           struct lk_symbolizer *sym, size_t maxf)
+{
+    char a[32], b[32], c[32], d[32];
+    const struct lk_model_site *s = &m->sites[v->site];
+    fprintf(out, "#%zu %s  site %llu%s  %s", rank, lk_verdict_name(v->verdict),
+            (unsigned long long)v->id, s->kind == LK_KIND_MMAP ? " (mmap)" : "",
+            rate_str(a, sizeof a, v->rate));
+    if (v->fitted)
+        fprintf(out, " (95%% CI %s .. %s, p %s %.2g)", rate_str(b, sizeof b, v->rate_lo),
+                rate_str(c, sizeof c, v->rate_hi), v->trend.p < 1e-12 ? "<" : "=",
+                v->trend.p < 1e-12 ? 1e-12 : v->trend.p);
+    else
+        fprintf(out, " (average)");
+    fputc('\n', out);
+    fprintf(out, "   live %s -> %s (%llu -> %llu blocks), peak %s; %llu allocs, %llu frees",
+            lk_render_bytes(a, sizeof a, (double)v->live_bytes_start),
+            lk_render_bytes(b, sizeof b, (double)v->live_bytes_end),
+            (unsigned long long)v->live_count_start, (unsigned long long)v->live_count_end,
+            lk_render_bytes(c, sizeof c, (double)v->peak_live_bytes), (unsigned long long)v->allocs,
+            (unsigned long long)v->frees);
+    if (v->survival >= 0)
+        fprintf(out, "; survival %.0f%%%s", 100 * v->survival,
+                v->survival_from_cohorts ? "" : " (estimated from counts)");
+    fputc('\n', out);
+    if (v->fitted)
+        fprintf(out, "   last third of the run: %s; ", rate_str(d, sizeof d, v->tail_rate));
+    else
+        fputs("   ", out);
+    fprintf(out, "%s\n", v->why ? v->why : "");
+    print_stack(out, m, v, sym, maxf);
+    fputc('\n', out);
+}
+
+int
+lk_render_text(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
+               struct lk_symbolizer *sym, const struct lk_render_opts *opts)
+{
+    char line[512], b1[32], b2[32], b3[32], d[48];
+    size_t top = opts && opts->top > 0 ? (size_t)opts->top : LK_RENDER_TOP;
+    size_t maxf = opts && opts->frames > 0 ? (size_t)opts->frames : LK_RENDER_FRAMES;
+    int all = opts && opts->all;
+
+    lk_render_summary(line, sizeof line, m, a);
+    fprintf(out, "%s\n\n", line);
+
+    /* What was recorded. */
+    fprintf(out, "recording %s: ", m->name);
+    if (m->info.cmdline.n) {
+        for (size_t i = 0; i < m->info.cmdline.n && i < 200; i++) {
+            char ch = (char)m->info.cmdline.p[i];
+            fputc(ch == 0 ? ' ' : (ch < 32 ? '?' : ch), out);
+        }
+    } else if (m->info.exe.n) {
+        fprintf(out, "%.*s ", (int)m->info.exe.n, (const char *)m->info.exe.p);
+    }
+    fprintf(out, "(pid %llu), %zu snapshots over %s, %zu sites\n\n",
+            (unsigned long long)m->info.pid, m->nsnaps,
+            duration_str(d, sizeof d, a->proc.duration_s), m->nsites);
+
+    /* Suspects. */
+    size_t shown = 0;
+    for (size_t i = 0; i < a->nsites && shown < top; i++) {
+        const struct lk_site_verdict *v = &a->sites[i];
+        int show = all || lk_verdict_interesting(v->verdict) ||
+                   (a->verdict == LK_VERDICT_UNKNOWN && v->live_bytes_end > 0);
+        if (!show)
+            continue;
+        if (!shown)
+            fprintf(out, a->verdict == LK_VERDICT_UNKNOWN && !all
+                             ? "Largest live sites (no verdict yet):\n\n"
+                             : "Suspects, fastest growing first:\n\n");
+        print_site(out, m, v, ++shown, sym, maxf);
+    }
+    size_t interesting = 0;
+    for (size_t i = 0; i < a->nsites; i++)
+        interesting += lk_verdict_interesting(a->sites[i].verdict) != 0;
+    if (!all && interesting > shown && a->verdict != LK_VERDICT_UNKNOWN)
+        fprintf(out, "(%zu more suspect %s not shown; use --top N or --all)\n\n",
+                interesting - shown, plural(interesting - shown, "site", "sites"));
+    if (!all && a->verdict != LK_VERDICT_UNKNOWN) {
+        size_t nt = a->counts[LK_VERDICT_TEMPORARY], ns = a->counts[LK_VERDICT_STABLE];
+        fprintf(out,
+                "Other sites: %zu stable, %zu temporary (peaked, then freed); "
+                "growth counts as material from %s\n\n",
+                ns, nt, lk_render_bytes(b1, sizeof b1, (double)a->material_bytes));
+    }
+
+    /* Process memory. */
+    const struct lk_proc_summary *p = &a->proc;
+    fprintf(out, "Process memory\n");
+    fprintf(out, "   RSS           %10s -> %-10s peak %-10s %s\n",
+            lk_render_bytes(b1, sizeof b1, (double)p->rss_start),
+            lk_render_bytes(b2, sizeof b2, (double)p->rss_end),
+            lk_render_bytes(b3, sizeof b3, (double)p->rss_peak),
+            rate_str(d, sizeof d, p->rss.slope));
+    fprintf(out, "   tracked heap  %10s -> %-10s peak %-10s %s\n",
+            lk_render_bytes(b1, sizeof b1, (double)p->heap_start),
+            lk_render_bytes(b2, sizeof b2, (double)p->heap_end),
+            lk_render_bytes(b3, sizeof b3, (double)p->heap_peak),
+            rate_str(d, sizeof d, p->heap.slope));
+    fprintf(out, "   allocations   %llu, frees %llu\n", (unsigned long long)p->allocs,
+            (unsigned long long)p->frees);
+    if (p->rss_outside_heap)
+        fprintf(out,
+                "   RSS grows %s while the tracked heap grows %s: memory outside malloc "
+                "(mmap, another allocator) or kept by the allocator\n",
+                rate_str(b1, sizeof b1, p->rss.slope), rate_str(b2, sizeof b2, p->heap.slope));
+    if (m->has_end) {
+        static const char *const why[] = {"exited", "killed by a signal", "exec'd",
+                                          "agent stopped"};
+        fprintf(out, "   end           %s (%s %llu)\n",
+                m->end.reason < 4 ? why[m->end.reason] : "unknown reason",
+                m->end.reason == LK_END_SIGNAL ? "signal" : "code",
+                (unsigned long long)m->end.code);
+    }
+
+    /* Notes and warnings. */
+    int header = 0;
+    char wb[256];
+    const char *w;
+    for (size_t i = 0; (w = lk_render_recording_warning(m, i, wb, sizeof wb)); i++) {
+        if (!header++)
+            fprintf(out, "\nWarnings\n");
+        fprintf(out, "   %s\n", w);
+    }
+    for (size_t i = 0; sym && (w = lk_symbolize_warning(sym, i)); i++) {
+        if (!header++)
+            fprintf(out, "\nWarnings\n");
+        fprintf(out, "   %s\n", w);
+    }
+    if (m->nnotes) {
+        static const char *const lv[] = {"info", "warning", "error"};
+        fprintf(out, "\nNotes from the agent\n");
+        for (size_t i = 0; i < m->nnotes; i++)
+            fprintf(out, "   %8.1f s  %s: %s\n", (double)m->notes[i].time_ns / 1e9,
+                    m->notes[i].level < 3 ? lv[m->notes[i].level] : "note", m->notes[i].text);
+    }
+    fflush(out);
+    return ferror(out) ? -EIO : 0;
+}
