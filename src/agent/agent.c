@@ -21,6 +21,7 @@
 #include "lock.h"
 #include "modules.h"
 #include "options.h"
+#include "record/reader.h"
 #include "site_table.h"
 #include "snapshot.h"
 #include "sys.h"
@@ -38,6 +39,8 @@ static struct lk_lock rec_lock = LK_LOCK_INIT;
 static char rec_path[LK_PATH_MAX];
 static sem_t wake;                 /* posted to wake the snapshot thread early */
 static atomic_int fatal_sig;       /* a fatal signal the thread must handle */
+static atomic_uint snap_requested; /* leakscope_snapshot_now() calls so far */
+static atomic_uint snap_written;   /* requests the snapshot thread has served */
 static atomic_int final_done;      /* the final snapshot is written */
 static atomic_int owned_sig[NSIG]; /* signals whose SIG_DFL we replaced */
 static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
@@ -131,6 +134,25 @@ log2s(const char *a, const char *b, const char *c)
     lk_sys_log(msg);
 }
 
+/* pid in the INFO record of an existing recording, 0 when unreadable. */
+static int
+owner_of(const char *path)
+{
+    static uint8_t buf[8192]; /* start-up only, single-threaded */
+    struct lk_reader r;
+    struct lk_record rec1;
+    struct lk_info in;
+    int fd = lk_sys_open_read(path);
+    if (fd < 0)
+        return 0;
+    ssize_t n = lk_sys_read(fd, buf, sizeof buf);
+    lk_sys_close(fd);
+    if (n <= 0 || lk_reader_open(&r, path, buf, (size_t)n) < 0 || lk_reader_next(&r, &rec1) != 1 ||
+        rec1.type != LK_REC_INFO || lk_info_decode(rec1.payload, rec1.len, &in) < 0)
+        return 0;
+    return (int)in.pid;
+}
+
 static void
 with_suffix(char *dst, const char *path, const char *suffix, uint64_t num)
 {
@@ -143,7 +165,9 @@ with_suffix(char *dst, const char *path, const char *suffix, uint64_t num)
 }
 
 /* Creates the recording, and marks this process as its owner in the
- * environment (LEAKSCOPE_OWNER=pid), which exec'd images inherit:
+ * environment (LEAKSCOPE_OWNER=pid), which exec'd images inherit -- unless
+ * a shell keeps its own copy of the environment (dash, bash), so the pid in
+ * an existing file's INFO record counts as the owner too:
  * - the same pid after an exec (a shell script or a launcher such as a
  *   pyenv shim exec'ing the real program): the earlier image's file is kept
  *   as NAME.pre-exec and a new one started under NAME, quietly;
@@ -181,6 +205,13 @@ open_recording(int *quiet_start)
     int fd = lk_sys_create(rec_path);
     if (fd == -EEXIST) {
         char alt[LK_PATH_MAX];
+        int fowner = owner == self ? self : owner_of(rec_path);
+        if (fowner == self) {
+            owner = self; /* maybe exec'd by a shell that dropped LEAKSCOPE_OWNER */
+            *quiet_start = 1;
+        } else if (fowner && lk_sys_process_alive(fowner) && !opts.follow_exec) {
+            return -EEXIST; /* a child of the recorded process: not followed */
+        }
         if (owner == self) {
             with_suffix(alt, rec_path, ".pre-exec", 0);
             if (lk_sys_rename(rec_path, alt) == 0)
@@ -275,16 +306,20 @@ snapshot_main(void *arg)
             break;
         }
         uint64_t now = lk_sys_now_ns();
-        if (now < next)
+        unsigned req = atomic_load(&snap_requested);
+        if (now < next && req == atomic_load(&snap_written))
             continue;
-        next += step;
-        if (next <= now) /* we fell behind (stopped process): do not burst */
-            next = now + step;
+        if (now >= next) {
+            next += step;
+            if (next <= now) /* we fell behind (stopped process): do not burst */
+                next = now + step;
+        }
         uint32_t per = atomic_fetch_add(&period, 1) + 1;
         lk_lock(&rec_lock);
         if (atomic_load(&lk_state) == LK_STATE_ON)
             lk_snapshot_write(&rec, per, atomic_load(&untracked_frees));
         lk_unlock(&rec_lock);
+        atomic_store(&snap_written, req);
     }
     return NULL;
 }
@@ -304,6 +339,28 @@ start_thread(void)
     pthread_attr_destroy(&attr);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
     return -err;
+}
+
+int
+lk_agent_active(void)
+{
+    return atomic_load(&lk_state) == LK_STATE_ON;
+}
+
+int
+lk_agent_snapshot_now(void)
+{
+    if (atomic_load(&lk_state) != LK_STATE_ON)
+        return -1;
+    unsigned want = atomic_fetch_add(&snap_requested, 1) + 1;
+    sem_post(&wake);
+    for (int i = 0; i < 1000; i++) {
+        if ((int)(atomic_load(&snap_written) - want) >= 0)
+            return 0;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
 }
 
 /* ---- signals ------------------------------------------------------------ */

@@ -41,6 +41,10 @@ void lk_agent_on_free(void *p);
 int lk_agent_untrack(void *p, struct lk_live_info *out);
 void lk_agent_retrack(void *p, const struct lk_live_info *info);
 
+/* The public API (include/leakscope.h), exported by interpose.c. */
+int lk_agent_active(void);
+int lk_agent_snapshot_now(void);
+
 /* Signals whose default action the agent replaced with a handler that writes
  * the final snapshot first. interpose.c shows the program SIG_DFL for these
  * and gives the signal back when the program installs a handler. */

@@ -4,7 +4,8 @@
  * agent replaced still sees SIG_DFL. Each allocation function calls the real
  * allocator first and records the block after; each free records first and
  * frees after, so an address is never in the map while another thread may
- * be handed the same block. */
+ * be handed the same block. Also leakscope_active() and
+ * leakscope_snapshot_now(), the API of include/leakscope.h. */
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
@@ -13,6 +14,8 @@
 #include <string.h>
 
 #include "agent.h"
+#define LEAKSCOPE_BUILDING_AGENT
+#include "leakscope.h"
 
 #define LK_EXPORT __attribute__((visibility("default")))
 
@@ -129,6 +132,18 @@ pvalloc(size_t n)
     if (p && lk_agent_tracking())
         lk_agent_on_alloc(p, n);
     return p;
+}
+
+LK_EXPORT int
+leakscope_active(void)
+{
+    return lk_agent_active();
+}
+
+LK_EXPORT int
+leakscope_snapshot_now(void)
+{
+    return lk_agent_snapshot_now();
 }
 
 LK_EXPORT int

@@ -80,6 +80,7 @@ lk_reader_open(struct lk_reader *r, const char *name, const uint8_t *data, size_
         return -LK_EVERSION;
     }
     r->off = LK_FILE_HEADER_LEN;
+    r->errmsg[0] = '\0';
     return 0;
 }
 

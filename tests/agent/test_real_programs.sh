@@ -33,7 +33,7 @@ INSERT INTO t SELECT x, 'name' || x, x * 1.5 FROM c;
 CREATE INDEX t_name ON t(name);
 SELECT count(*), sum(v) FROM t WHERE name LIKE 'name1%';
 SQL
-    run_same sqlite3 sh -c 'sqlite3 :memory: < load.sql'
+    run_same sqlite3 sqlite3 :memory: '.read load.sql'
 else
     fail "sqlite3 is not installed (make deps installs it)"
 fi
