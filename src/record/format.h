@@ -14,7 +14,7 @@
 #define LK_MAGIC "LKSCOPE"     /* 8 bytes with its NUL */
 #define LK_MAGIC_LEN 8
 #define LK_VERSION_MAJOR 1     /* readers reject other majors */
-#define LK_VERSION_MINOR 0     /* readers accept any minor of their major */
+#define LK_VERSION_MINOR 1     /* readers accept any minor of their major */
 #define LK_FILE_HEADER_LEN 16  /* magic, major u16, minor u16, flags u32 */
 #define LK_FRAME_HEAD 5        /* type u8 + length u32 */
 #define LK_FRAME_TAIL 4        /* crc32 u32 */
@@ -55,6 +55,16 @@ enum lk_proc_field {
     LK_PROC_MI_FORD,     /* mallinfo2 fordblks: free bytes held by the allocator */
     LK_PROC_MI_KEEP,     /* mallinfo2 keepcost: releasable top-most free bytes */
     LK_PROC_UNTRACKED,   /* blocks freed that the agent never saw allocated */
+    /* since 1.1 */
+    LK_PROC_ANON,        /* smaps_rollup Anonymous: resident anonymous bytes */
+    LK_PROC_RSS_FILE,    /* smaps_rollup Rss minus Anonymous: file-backed and shmem resident bytes */
+    LK_PROC_SWAP,        /* smaps_rollup Swap: bytes swapped out */
+    LK_PROC_MMAP_LIVE,   /* bytes in live anonymous mappings the program made (kind LK_KIND_MMAP) */
+    LK_PROC_MMAP_COUNT,  /* those mappings */
+    LK_PROC_CG_LIMIT,    /* cgroup v2 memory.max in bytes, 0 = no limit */
+    LK_PROC_CG_USAGE,    /* cgroup v2 memory.current in bytes, 0 = unknown */
+    LK_PROC_MEM_TOTAL,   /* /proc/meminfo MemTotal in bytes */
+    LK_PROC_THREADS,     /* threads in the process */
     LK_PROC_NFIELDS
 };
 
