@@ -21,6 +21,7 @@
 #include "lock.h"
 #include "modules.h"
 #include "options.h"
+#include "procmem.h"
 #include "record/reader.h"
 #include "site_table.h"
 #include "snapshot.h"
@@ -45,6 +46,7 @@ static atomic_int final_done;      /* the final snapshot is written */
 static atomic_int owned_sig[NSIG]; /* signals whose SIG_DFL we replaced */
 static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 static struct lk_info info;
+static size_t page_mask = 4095; /* page size - 1 */
 static char cmdline[4096];
 static size_t cmdline_len;
 static char exe[LK_PATH_MAX];
@@ -59,15 +61,15 @@ account_free(const struct lk_live_info *li)
         lk_site_on_free(s, li->size, li->period);
 }
 
-void
-lk_agent_on_alloc(void *p, size_t size)
+static void
+track(void *p, size_t size, enum lk_kind kind)
 {
     uintptr_t frames[LK_MAX_FRAMES];
     struct lk_live_info old;
     int saved = errno;
     lk_guard = 1;
     size_t n = lk_unwind_capture(frames, opts.depth);
-    struct lk_site *s = lk_site_intern(frames, n, LK_KIND_HEAP);
+    struct lk_site *s = lk_site_intern(frames, n, kind);
     if (s) {
         uint32_t per = atomic_load_explicit(&period, memory_order_relaxed);
         int r = lk_live_map_insert((uintptr_t)p, size, s->id, per, &old);
@@ -75,6 +77,46 @@ lk_agent_on_alloc(void *p, size_t size)
             lk_site_on_alloc(s, size, per);
         if (r == 1)
             account_free(&old);
+    }
+    lk_guard = 0;
+    errno = saved;
+}
+
+void
+lk_agent_on_alloc(void *p, size_t size)
+{
+    track(p, size, LK_KIND_HEAP);
+}
+
+void
+lk_agent_on_map(void *p, size_t len)
+{
+    if (opts.track_mmap)
+        track(p, (len + page_mask) & ~page_mask, LK_KIND_MMAP);
+}
+
+void
+lk_agent_on_unmap(void *p, size_t len)
+{
+    struct lk_live_info li, old;
+    int saved = errno;
+    lk_guard = 1;
+    len = (len + page_mask) & ~page_mask;
+    if (lk_live_map_remove((uintptr_t)p, &li)) {
+        struct lk_site *s = lk_site_get(li.site);
+        if (!s || s->kind != LK_KIND_MMAP) {
+            /* not a mapping we saw (a heap block's address): leave it */
+            lk_live_map_insert((uintptr_t)p, li.size, li.site, li.period, &old);
+        } else if (li.size > len) {
+            /* unmapped at its start: the rest lives on. Unmapping the middle or
+             * end of a mapping is not seen; the mapping then counts whole. */
+            if (lk_live_map_insert((uintptr_t)p + len, li.size - len, li.site, li.period, &old) >= 0)
+                lk_site_on_shrink(s, len, li.period);
+            else
+                account_free(&li);
+        } else {
+            account_free(&li);
+        }
     }
     lk_guard = 0;
     errno = saved;
@@ -587,12 +629,14 @@ lk_agent_start(void)
         goto out;
     }
     lk_unwind_init(lo, hi);
+    lk_procmem_init();
+    page_mask = (size_t)lk_sys_page_size() - 1;
     int quiet_start = 0;
     int fd = open_recording(&quiet_start);
     if (fd < 0)
         goto out;
     int interposed = malloc_interposed();
-    fill_info(interposed ? 0 : LK_INFO_NOT_INTERPOSED);
+    fill_info((interposed ? 0 : LK_INFO_NOT_INTERPOSED) | (opts.track_mmap ? LK_INFO_TRACKS_MMAP : 0));
     if (lk_snapshot_open(&rec, fd, &info) < 0)
         goto out;
     if (bad)

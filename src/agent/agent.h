@@ -36,6 +36,10 @@ lk_agent_tracking(void)
  * first. Preserve errno. */
 void lk_agent_on_alloc(void *p, size_t size);
 void lk_agent_on_free(void *p);
+/* An anonymous mapping made / unmapped by the program (sites of kind
+ * LK_KIND_MMAP; lengths are rounded up to pages). */
+void lk_agent_on_map(void *p, size_t len);
+void lk_agent_on_unmap(void *p, size_t len);
 /* realloc: take a block out of the map before the real realloc, and put it
  * back when the real realloc fails. */
 int lk_agent_untrack(void *p, struct lk_live_info *out);

@@ -1,5 +1,7 @@
 /* The only file that exports symbols: the malloc family, forwarded to
- * glibc's __libc_* entry points (no dlsym bootstrap), and sigaction/signal,
+ * glibc's __libc_* entry points (no dlsym bootstrap); mmap, munmap and
+ * mremap, forwarded to the kernel (anonymous mappings are a second
+ * allocator with sites of their own); and sigaction/signal,
  * so that a program asking for the disposition of a signal whose default the
  * agent replaced still sees SIG_DFL. Each allocation function calls the real
  * allocator first and records the block after; each free records first and
@@ -9,11 +11,14 @@
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "agent.h"
+#include "sys.h"
 #define LEAKSCOPE_BUILDING_AGENT
 #include "leakscope.h"
 
@@ -131,6 +136,53 @@ pvalloc(size_t n)
     void *p = __libc_pvalloc(n);
     if (p && lk_agent_tracking())
         lk_agent_on_alloc(p, n);
+    return p;
+}
+
+/* Anonymous mappings the program makes itself; glibc's malloc maps through
+ * its private __mmap, so its chunks never pass here. */
+LK_EXPORT void *
+mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    void *p = lk_sys_raw_mmap(addr, len, prot, flags, fd, off);
+    if (p != MAP_FAILED && (flags & MAP_ANONYMOUS) && lk_agent_tracking())
+        lk_agent_on_map(p, len);
+    return p;
+}
+
+LK_EXPORT void *
+mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return mmap(addr, len, prot, flags, fd, off);
+}
+
+LK_EXPORT int
+munmap(void *addr, size_t len)
+{
+    if (lk_agent_tracking())
+        lk_agent_on_unmap(addr, len); /* before: the range may be mapped again at once */
+    return lk_sys_raw_munmap(addr, len);
+}
+
+LK_EXPORT void *
+mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
+{
+    struct lk_live_info li;
+    void *want = NULL;
+    if (flags & MREMAP_FIXED) {
+        va_list ap;
+        va_start(ap, flags);
+        want = va_arg(ap, void *);
+        va_end(ap);
+    }
+    if (!lk_agent_tracking())
+        return lk_sys_raw_mremap(old, oldlen, newlen, flags, want);
+    int found = lk_agent_untrack(old, &li);
+    void *p = lk_sys_raw_mremap(old, oldlen, newlen, flags, want);
+    if (p != MAP_FAILED && found)
+        lk_agent_on_map(p, newlen);
+    else if (found)
+        lk_agent_retrack(old, &li);
     return p;
 }
 

@@ -49,6 +49,7 @@ lk_options_load(struct lk_options *o, const char **bad)
     o->period_ms = 1000;
     o->depth = 32;
     o->catch_signals = 1;
+    o->track_mmap = 1;
     *bad = NULL;
 
     if ((e = getenv("LEAKSCOPE_OUT")) && *e)
@@ -84,6 +85,8 @@ lk_options_load(struct lk_options *o, const char **bad)
         o->follow_exec = 1;
     if ((e = getenv("LEAKSCOPE_SIGNALS")) && !strcmp(e, "0"))
         o->catch_signals = 0;
+    if ((e = getenv("LEAKSCOPE_MMAP")) && !strcmp(e, "0"))
+        o->track_mmap = 0;
     if ((e = getenv("LEAKSCOPE_DISABLE")) && !strcmp(e, "1"))
         o->disabled = 1;
 }

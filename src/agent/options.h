@@ -19,6 +19,7 @@ struct lk_options {
     int follow_exec;       /* LEAKSCOPE_FOLLOW_EXEC=1: exec'd children record too */
     int catch_signals;     /* LEAKSCOPE_SIGNALS=0 disables the final snapshot on SIGTERM/SIGINT/SIGHUP */
     int disabled;          /* LEAKSCOPE_DISABLE=1 */
+    int track_mmap;        /* LEAKSCOPE_MMAP=0 disables tracking anonymous mmap */
 };
 
 /* Reads the environment (getenv only: no allocation). Unknown or malformed

@@ -6,9 +6,15 @@
 
 #include "record/format.h"
 
-/* Fills the LK_PROC_RSS, LK_PROC_VM and LK_PROC_MI_* fields of proc from
- * /proc/self/statm and mallinfo2(); leaves the others. Snapshot thread only:
- * mallinfo2 takes every arena's lock. */
+/* Finds the process's cgroup memory files (v2 memory.max/current, or v1
+ * memory.limit_in_bytes/usage_in_bytes) and MemTotal. Start-up only. */
+void lk_procmem_init(void);
+
+/* Fills the LK_PROC_RSS, VM, MI_*, ANON, RSS_FILE, SWAP, CG_*, MEM_TOTAL and
+ * THREADS fields of proc from /proc/self/{statm,smaps_rollup,stat}, the
+ * cgroup files and mallinfo2(); leaves the others. Snapshot thread only:
+ * mallinfo2 takes every arena's lock, smaps_rollup walks the page tables
+ * (about 1 ms per GB resident). */
 void lk_procmem_read(uint64_t proc[LK_PROC_NFIELDS]);
 
 #endif

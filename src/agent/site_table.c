@@ -145,6 +145,7 @@ void
 lk_site_on_alloc(struct lk_site *s, uint64_t size, uint32_t period)
 {
     unsigned k = lk_cohort_of(period), c = lk_size_class(size);
+    int heap = s->kind == LK_KIND_HEAP;
     atomic_fetch_add_explicit(&s->live_bytes, (int64_t)size, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->live_count, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->allocs, 1, memory_order_relaxed);
@@ -153,21 +154,34 @@ lk_site_on_alloc(struct lk_site *s, uint64_t size, uint32_t period)
     atomic_fetch_add_explicit(&s->cohort_count[k], 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->cohort_bytes[k], (int64_t)size, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->hist[c], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&class_count[c], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&class_bytes[c], (int64_t)size, memory_order_relaxed);
+    if (heap) {
+        atomic_fetch_add_explicit(&class_count[c], 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&class_bytes[c], (int64_t)size, memory_order_relaxed);
+    }
 }
 
 void
 lk_site_on_free(struct lk_site *s, uint64_t size, uint32_t period)
 {
     unsigned k = lk_cohort_of(period), c = lk_size_class(size);
+    int heap = s->kind == LK_KIND_HEAP;
     atomic_fetch_sub_explicit(&s->live_bytes, (int64_t)size, memory_order_relaxed);
     atomic_fetch_sub_explicit(&s->live_count, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->frees, 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&s->cohort_count[k], 1, memory_order_relaxed);
     atomic_fetch_sub_explicit(&s->cohort_bytes[k], (int64_t)size, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&class_count[c], 1, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&class_bytes[c], (int64_t)size, memory_order_relaxed);
+    if (heap) {
+        atomic_fetch_sub_explicit(&class_count[c], 1, memory_order_relaxed);
+        atomic_fetch_sub_explicit(&class_bytes[c], (int64_t)size, memory_order_relaxed);
+    }
+}
+
+void
+lk_site_on_shrink(struct lk_site *s, uint64_t bytes, uint32_t period)
+{
+    unsigned k = lk_cohort_of(period);
+    atomic_fetch_sub_explicit(&s->live_bytes, (int64_t)bytes, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&s->cohort_bytes[k], (int64_t)bytes, memory_order_relaxed);
 }
 
 void

@@ -48,8 +48,11 @@ uint32_t lk_site_count(void);
 /* Accounting; lock-free (relaxed atomics). */
 void lk_site_on_alloc(struct lk_site *s, uint64_t size, uint32_t period);
 void lk_site_on_free(struct lk_site *s, uint64_t size, uint32_t period);
+/* A live block (a mapping unmapped in part) lost bytes but lives on. */
+void lk_site_on_shrink(struct lk_site *s, uint64_t bytes, uint32_t period);
 
-/* Live blocks and bytes per size class, over all sites. */
+/* Live blocks and bytes per size class, over all heap sites (mappings of
+ * kind LK_KIND_MMAP are not counted). */
 void lk_site_classes(uint64_t count[LK_SIZE_CLASSES], uint64_t bytes[LK_SIZE_CLASSES]);
 
 void lk_site_table_lock_all(void);

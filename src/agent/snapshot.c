@@ -143,8 +143,15 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
      * the allocation path. */
     for (uint32_t id = 1; id <= r->stacks_written; id++) {
         struct lk_site *s = lk_site_get(id);
-        proc[LK_PROC_HEAP_LIVE] += pos(atomic_load_explicit(&s->live_bytes, memory_order_relaxed));
-        proc[LK_PROC_HEAP_COUNT] += pos(atomic_load_explicit(&s->live_count, memory_order_relaxed));
+        uint64_t lb = pos(atomic_load_explicit(&s->live_bytes, memory_order_relaxed));
+        uint64_t lc = pos(atomic_load_explicit(&s->live_count, memory_order_relaxed));
+        if (s->kind == LK_KIND_MMAP) {
+            proc[LK_PROC_MMAP_LIVE] += lb;
+            proc[LK_PROC_MMAP_COUNT] += lc;
+            continue;
+        }
+        proc[LK_PROC_HEAP_LIVE] += lb;
+        proc[LK_PROC_HEAP_COUNT] += lc;
         proc[LK_PROC_ALLOCS] += atomic_load_explicit(&s->allocs, memory_order_relaxed);
         proc[LK_PROC_FREES] += atomic_load_explicit(&s->frees, memory_order_relaxed);
     }

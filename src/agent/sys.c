@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -24,7 +25,7 @@ static long fault_write_at = -1; /* read once from the environment */
 void *
 lk_sys_mmap(size_t len)
 {
-    void *p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void *p = lk_sys_raw_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     return p == MAP_FAILED ? NULL : p;
 }
 
@@ -32,7 +33,30 @@ void
 lk_sys_munmap(void *p, size_t len)
 {
     if (p)
-        munmap(p, len);
+        lk_sys_raw_munmap(p, len);
+}
+
+/* Raw system calls: the agent interposes mmap/munmap/mremap, and glibc's
+ * own entry points for them are private, so both the interposers and the
+ * agent's own mappings go to the kernel directly. */
+void *
+lk_sys_raw_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+    return r == -1 ? MAP_FAILED : (void *)r;
+}
+
+int
+lk_sys_raw_munmap(void *addr, size_t len)
+{
+    return (int)syscall(SYS_munmap, addr, len);
+}
+
+void *
+lk_sys_raw_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new_addr)
+{
+    long r = syscall(SYS_mremap, old, oldlen, newlen, flags, new_addr);
+    return r == -1 ? MAP_FAILED : (void *)r;
 }
 
 int

@@ -13,6 +13,12 @@
 void *lk_sys_mmap(size_t len);
 void lk_sys_munmap(void *p, size_t len);
 
+/* The kernel's mmap/munmap/mremap without glibc's wrappers (which the agent
+ * interposes); MAP_FAILED / -1 with errno set on failure. */
+void *lk_sys_raw_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
+int lk_sys_raw_munmap(void *addr, size_t len);
+void *lk_sys_raw_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new_addr);
+
 /* Creates path with O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode 0600: a file
  * that exists or a planted symlink is refused. fd, or -errno. */
 int lk_sys_create(const char *path);

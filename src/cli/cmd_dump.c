@@ -62,6 +62,12 @@ dump_snapshot(const struct lk_record *rec, int verbose)
            s.seq, (double)s.time_ns / 1e9, s.period, s.proc[LK_PROC_RSS],
            s.proc[LK_PROC_HEAP_LIVE], s.proc[LK_PROC_HEAP_COUNT], s.proc[LK_PROC_ALLOCS],
            s.proc[LK_PROC_FREES]);
+    if (verbose) {
+        printf("    proc");
+        for (uint64_t i = 0; i < s.nproc && i < LK_PROC_NFIELDS; i++)
+            printf(" %" PRIu64, s.proc[i]);
+        printf("\n");
+    }
     int r;
     while ((r = lk_snapshot_next_site(&s, &e)) == 1)
         if (verbose)

@@ -723,7 +723,7 @@ test_header_errors(void **state)
     lk_writer_init(&w, h, sizeof h, NULL, NULL);
     lk_writer_file_header(&w);
     assert_int_equal(w.len, LK_FILE_HEADER_LEN);
-    assert_memory_equal(h, "LKSCOPE\0\x01\0\0\0\0\0\0\0", 16);
+    assert_memory_equal(h, "LKSCOPE\0\x01\0\x01\0\0\0\0\0", 16); /* version 1.1 */
 
     /* a bare header is a valid, empty recording */
     assert_int_equal(open_bytes(h, sizeof h, &r), 0);
@@ -748,6 +748,7 @@ test_header_errors(void **state)
     /* wrong major */
     memcpy(bad, h, sizeof bad);
     bad[8] = 2;
+    bad[10] = 0;
     assert_int_equal(open_bytes(bad, sizeof bad, &r), -LK_EVERSION);
     assert_non_null(strstr(r.errmsg, "version 2.0 is not supported"));
 
