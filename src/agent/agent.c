@@ -26,6 +26,7 @@
 #include "site_table.h"
 #include "snapshot.h"
 #include "sys.h"
+#include "stack_cache.h"
 #include "unwind.h"
 
 __thread int lk_guard __attribute__((tls_model("initial-exec")));
@@ -62,14 +63,12 @@ account_free(const struct lk_live_info *li)
 }
 
 static void
-track(void *p, size_t size, enum lk_kind kind)
+track(void *p, size_t size, enum lk_kind kind, uintptr_t pc, uintptr_t sp)
 {
-    uintptr_t frames[LK_MAX_FRAMES];
     struct lk_live_info old;
     int saved = errno;
     lk_guard = 1;
-    size_t n = lk_unwind_capture(frames, opts.depth);
-    struct lk_site *s = lk_site_intern(frames, n, kind);
+    struct lk_site *s = lk_stack_cache_site(pc, sp, kind, opts.depth);
     if (s) {
         uint32_t per = atomic_load_explicit(&period, memory_order_relaxed);
         int r = lk_live_map_insert((uintptr_t)p, size, s->id, per, &old);
@@ -83,16 +82,16 @@ track(void *p, size_t size, enum lk_kind kind)
 }
 
 void
-lk_agent_on_alloc(void *p, size_t size)
+lk_agent_on_alloc(void *p, size_t size, uintptr_t pc, uintptr_t sp)
 {
-    track(p, size, LK_KIND_HEAP);
+    track(p, size, LK_KIND_HEAP, pc, sp);
 }
 
 void
-lk_agent_on_map(void *p, size_t len)
+lk_agent_on_map(void *p, size_t len, uintptr_t pc, uintptr_t sp)
 {
     if (opts.track_mmap)
-        track(p, (len + page_mask) & ~page_mask, LK_KIND_MMAP);
+        track(p, (len + page_mask) & ~page_mask, LK_KIND_MMAP, pc, sp);
 }
 
 void
@@ -319,6 +318,7 @@ finish(enum lk_end_reason reason, uint64_t code)
     lk_lock(&rec_lock);
     if (atomic_load(&lk_state) == LK_STATE_ON) {
         atomic_store(&lk_state, LK_STATE_STOPPED);
+        rec.final = 1;
         lk_snapshot_write(&rec, atomic_load(&period), atomic_load(&untracked_frees));
         lk_snapshot_end(&rec, reason, code);
         lk_snapshot_close(&rec);
@@ -423,12 +423,15 @@ die_by(int sig)
 
 /* A fatal signal whose default action we replaced: let the snapshot thread
  * write the final snapshot (at most ~2 s), then die by the same signal, so
- * the exit status is what it would have been. Async-signal-safe. */
+ * the exit status is what it would have been. Async-signal-safe. The signal
+ * may have interrupted the agent itself on this thread (a busy allocator
+ * mostly is inside the agent): the snapshot thread takes no lock such code
+ * holds, except live-map shards, which it skips when they stay held. */
 static void
 on_fatal_signal(int sig)
 {
     int expected = 0;
-    if (atomic_load(&lk_state) == LK_STATE_ON && !lk_guard &&
+    if (atomic_load(&lk_state) == LK_STATE_ON &&
         atomic_compare_exchange_strong(&fatal_sig, &expected, sig)) {
         sem_post(&wake);
         for (int i = 0; i < 2000 && !atomic_load(&final_done); i++) {
@@ -544,6 +547,7 @@ static void
 fork_child(void)
 {
     lk_arena_reset_locks();
+    lk_unwind_reset_locks();
     lk_live_map_reset_locks();
     lk_site_table_reset_locks();
     lk_lock_reset(&rec_lock);
@@ -628,7 +632,10 @@ lk_agent_start(void)
         lk_sys_log("out of memory at start-up; the program runs without tracking");
         goto out;
     }
-    lk_unwind_init(lo, hi);
+    if (lk_unwind_init(lo, hi) < 0) {
+        lk_sys_log("out of memory at start-up; the program runs without tracking");
+        goto out;
+    }
     lk_procmem_init();
     page_mask = (size_t)lk_sys_page_size() - 1;
     int quiet_start = 0;

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "live_map.h"
 
@@ -33,12 +34,14 @@ lk_agent_tracking(void)
 }
 
 /* Record a new block / the free of a block. Callers check lk_agent_tracking()
- * first. Preserve errno. */
-void lk_agent_on_alloc(void *p, size_t size);
+ * first. pc and sp locate the program's innermost frame (LK_CALLER in
+ * interpose.c): the return address into the caller of the interposed
+ * function, and the caller's stack pointer after the call. Preserve errno. */
+void lk_agent_on_alloc(void *p, size_t size, uintptr_t pc, uintptr_t sp);
 void lk_agent_on_free(void *p);
 /* An anonymous mapping made / unmapped by the program (sites of kind
  * LK_KIND_MMAP; lengths are rounded up to pages). */
-void lk_agent_on_map(void *p, size_t len);
+void lk_agent_on_map(void *p, size_t len, uintptr_t pc, uintptr_t sp);
 void lk_agent_on_unmap(void *p, size_t len);
 /* realloc: take a block out of the map before the real realloc, and put it
  * back when the real realloc fails. */

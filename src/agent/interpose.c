@@ -32,15 +32,29 @@ extern void *__libc_memalign(size_t, size_t);
 extern void *__libc_valloc(size_t);
 extern void *__libc_pvalloc(size_t);
 
-LK_EXPORT void *
-malloc(size_t n)
+/* The program's innermost frame, for the stack walk: the return address
+ * into the caller, and the caller's stack pointer after the call (this
+ * function's CFA; the file is built with frame pointers, so it is the frame
+ * address + 16). Only valid in the exported function itself: internal calls
+ * pass it on, so that no frame of the agent is ever taken for the caller's. */
+#define LK_CALLER_PC ((uintptr_t)__builtin_return_address(0))
+#define LK_CALLER_SP ((uintptr_t)__builtin_frame_address(0) + 16)
+
+static inline void *
+do_malloc(size_t n, uintptr_t pc, uintptr_t sp)
 {
     void *p = __libc_malloc(n);
     if (p && lk_agent_tracking())
-        lk_agent_on_alloc(p, n);
+        lk_agent_on_alloc(p, n, pc, sp);
     else if (lk_guard == LK_GUARD_PROBE)
         lk_probe_hit = 1;
     return p;
+}
+
+LK_EXPORT void *
+malloc(size_t n)
+{
+    return do_malloc(n, LK_CALLER_PC, LK_CALLER_SP);
 }
 
 LK_EXPORT void
@@ -56,25 +70,31 @@ calloc(size_t n, size_t size)
 {
     void *p = __libc_calloc(n, size);
     if (p && lk_agent_tracking())
-        lk_agent_on_alloc(p, n * size); /* no overflow: calloc succeeded */
+        lk_agent_on_alloc(p, n * size, LK_CALLER_PC, LK_CALLER_SP); /* calloc checked n * size */
+    return p;
+}
+
+static inline void *
+do_realloc(void *old, size_t n, uintptr_t pc, uintptr_t sp)
+{
+    struct lk_live_info li;
+    if (!lk_agent_tracking())
+        return __libc_realloc(old, n);
+    if (!old)
+        return do_malloc(n, pc, sp);
+    int found = lk_agent_untrack(old, &li);
+    void *p = __libc_realloc(old, n);
+    if (p)
+        lk_agent_on_alloc(p, n, pc, sp);
+    else if (found && n != 0)
+        lk_agent_retrack(old, &li); /* failed: the old block is still live */
     return p;
 }
 
 LK_EXPORT void *
 realloc(void *old, size_t n)
 {
-    struct lk_live_info li;
-    if (!lk_agent_tracking())
-        return __libc_realloc(old, n);
-    if (!old)
-        return malloc(n);
-    int found = lk_agent_untrack(old, &li);
-    void *p = __libc_realloc(old, n);
-    if (p)
-        lk_agent_on_alloc(p, n);
-    else if (found && n != 0)
-        lk_agent_retrack(old, &li); /* failed: the old block is still live */
-    return p;
+    return do_realloc(old, n, LK_CALLER_PC, LK_CALLER_SP);
 }
 
 LK_EXPORT void *
@@ -85,22 +105,28 @@ reallocarray(void *old, size_t n, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    return realloc(old, total);
+    return do_realloc(old, total, LK_CALLER_PC, LK_CALLER_SP);
+}
+
+static inline void *
+do_memalign(size_t align, size_t n, uintptr_t pc, uintptr_t sp)
+{
+    void *p = __libc_memalign(align, n);
+    if (p && lk_agent_tracking())
+        lk_agent_on_alloc(p, n, pc, sp);
+    return p;
 }
 
 LK_EXPORT void *
 memalign(size_t align, size_t n)
 {
-    void *p = __libc_memalign(align, n);
-    if (p && lk_agent_tracking())
-        lk_agent_on_alloc(p, n);
-    return p;
+    return do_memalign(align, n, LK_CALLER_PC, LK_CALLER_SP);
 }
 
 LK_EXPORT void *
 aligned_alloc(size_t align, size_t n)
 {
-    return memalign(align, n); /* glibc 2.36: aligned_alloc is memalign */
+    return do_memalign(align, n, LK_CALLER_PC, LK_CALLER_SP); /* glibc 2.36: memalign */
 }
 
 LK_EXPORT int
@@ -116,7 +142,7 @@ posix_memalign(void **out, size_t align, size_t n)
     }
     *out = p;
     if (lk_agent_tracking())
-        lk_agent_on_alloc(p, n);
+        lk_agent_on_alloc(p, n, LK_CALLER_PC, LK_CALLER_SP);
     errno = saved;
     return 0;
 }
@@ -126,7 +152,7 @@ valloc(size_t n)
 {
     void *p = __libc_valloc(n);
     if (p && lk_agent_tracking())
-        lk_agent_on_alloc(p, n);
+        lk_agent_on_alloc(p, n, LK_CALLER_PC, LK_CALLER_SP);
     return p;
 }
 
@@ -135,25 +161,32 @@ pvalloc(size_t n)
 {
     void *p = __libc_pvalloc(n);
     if (p && lk_agent_tracking())
-        lk_agent_on_alloc(p, n);
+        lk_agent_on_alloc(p, n, LK_CALLER_PC, LK_CALLER_SP);
     return p;
 }
 
 /* Anonymous mappings the program makes itself; glibc's malloc maps through
  * its private __mmap, so its chunks never pass here. */
-LK_EXPORT void *
-mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+static inline void *
+do_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off, uintptr_t pc,
+        uintptr_t sp)
 {
     void *p = lk_sys_raw_mmap(addr, len, prot, flags, fd, off);
     if (p != MAP_FAILED && (flags & MAP_ANONYMOUS) && lk_agent_tracking())
-        lk_agent_on_map(p, len);
+        lk_agent_on_map(p, len, pc, sp);
     return p;
+}
+
+LK_EXPORT void *
+mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return do_mmap(addr, len, prot, flags, fd, off, LK_CALLER_PC, LK_CALLER_SP);
 }
 
 LK_EXPORT void *
 mmap64(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-    return mmap(addr, len, prot, flags, fd, off);
+    return do_mmap(addr, len, prot, flags, fd, off, LK_CALLER_PC, LK_CALLER_SP);
 }
 
 LK_EXPORT int
@@ -180,7 +213,7 @@ mremap(void *old, size_t oldlen, size_t newlen, int flags, ...)
     int found = lk_agent_untrack(old, &li);
     void *p = lk_sys_raw_mremap(old, oldlen, newlen, flags, want);
     if (p != MAP_FAILED && found)
-        lk_agent_on_map(p, newlen);
+        lk_agent_on_map(p, newlen, LK_CALLER_PC, LK_CALLER_SP);
     else if (found)
         lk_agent_retrack(old, &li);
     return p;

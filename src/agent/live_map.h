@@ -32,9 +32,11 @@ int lk_live_map_remove(uintptr_t addr, struct lk_live_info *out);
 size_t lk_live_map_count(void);
 size_t lk_live_map_bytes(void);
 
-/* Calls fn for every live block (holding one shard lock at a time). */
-void lk_live_map_foreach(void (*fn)(uintptr_t addr, const struct lk_live_info *info, void *ctx),
-                         void *ctx);
+/* Calls fn for every live block, holding one shard lock at a time. A shard
+ * whose lock stays held (by a thread stopped in a signal handler while the
+ * final snapshot is written) is skipped: returns the number skipped. */
+int lk_live_map_foreach(void (*fn)(uintptr_t addr, const struct lk_live_info *info, void *ctx),
+                        void *ctx);
 
 void lk_live_map_lock_all(void);
 void lk_live_map_unlock_all(void);

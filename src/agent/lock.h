@@ -38,6 +38,21 @@ lk_lock(struct lk_lock *l)
     }
 }
 
+/* Takes the lock unless it stays held through `tries` yields: 1 when taken.
+ * For the snapshot thread, whose holder may be a thread stopped in a signal
+ * handler for good. */
+static inline int
+lk_lock_try(struct lk_lock *l, int tries)
+{
+    for (int t = 0; t < tries; t++) {
+        if (!atomic_load_explicit(&l->held, memory_order_relaxed) &&
+            !atomic_exchange_explicit(&l->held, 1, memory_order_acquire))
+            return 1;
+        sched_yield();
+    }
+    return 0;
+}
+
 static inline void
 lk_unlock(struct lk_lock *l)
 {

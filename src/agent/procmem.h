@@ -14,7 +14,8 @@ void lk_procmem_init(void);
  * THREADS fields of proc from /proc/self/{statm,smaps_rollup,stat}, the
  * cgroup files and mallinfo2(); leaves the others. Snapshot thread only:
  * mallinfo2 takes every arena's lock, smaps_rollup walks the page tables
- * (about 1 ms per GB resident). */
-void lk_procmem_read(uint64_t proc[LK_PROC_NFIELDS]);
+ * (about 1 ms per GB resident). mallinfo2 is rate-limited by its own cost
+ * (its previous values are repeated meanwhile) unless force is set. */
+void lk_procmem_read(uint64_t proc[LK_PROC_NFIELDS], int force);
 
 #endif

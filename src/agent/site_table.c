@@ -24,8 +24,7 @@ static _Atomic(struct table *) current;
 static _Atomic(struct lk_site *) *by_id; /* LK_MAX_SITES + 1 entries, mapped lazily by the kernel */
 static atomic_uint count;                /* ids handed out */
 static size_t used;                      /* sites in the current table (lock) */
-static atomic_int_least64_t class_count[LK_SIZE_CLASSES];
-static atomic_int_least64_t class_bytes[LK_SIZE_CLASSES];
+static atomic_uchar *mmap_bits;          /* bit per id: site of kind LK_KIND_MMAP */
 
 static struct table *
 table_new(size_t cap)
@@ -42,8 +41,9 @@ lk_site_table_init(void)
     if (atomic_load(&current))
         return 0;
     by_id = lk_sys_mmap((LK_MAX_SITES + 1) * sizeof by_id[0]);
+    mmap_bits = lk_sys_mmap((LK_MAX_SITES + 8) / 8);
     struct table *t = table_new(4096);
-    if (!by_id || !t)
+    if (!by_id || !t || !mmap_bits)
         return -ENOMEM;
     atomic_store_explicit(&current, t, memory_order_release);
     return 0;
@@ -116,6 +116,9 @@ lk_site_intern(const uintptr_t *frames, size_t n, enum lk_kind kind)
     s->depth = (uint16_t)n;
     s->kind = (uint8_t)kind;
     memcpy(s->frames, frames, n * sizeof *frames);
+    if (kind == LK_KIND_MMAP)
+        atomic_fetch_or_explicit(&mmap_bits[id / 8], (unsigned char)(1u << (id % 8)),
+                                 memory_order_relaxed);
     atomic_store_explicit(&by_id[id], s, memory_order_release);
     atomic_store_explicit(&count, id, memory_order_release);
     atomic_store_explicit(&t->slot[empty], s, memory_order_release);
@@ -144,55 +147,65 @@ lk_site_count(void)
 void
 lk_site_on_alloc(struct lk_site *s, uint64_t size, uint32_t period)
 {
-    unsigned k = lk_cohort_of(period), c = lk_size_class(size);
-    int heap = s->kind == LK_KIND_HEAP;
-    atomic_fetch_add_explicit(&s->live_bytes, (int64_t)size, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->live_count, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->allocs, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->alloc_bytes, size, memory_order_relaxed);
+    unsigned k = lk_cohort_of(period);
     atomic_fetch_add_explicit(&s->born[k], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->cohort_count[k], 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->cohort_bytes[k], (int64_t)size, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->hist[c], 1, memory_order_relaxed);
-    if (heap) {
-        atomic_fetch_add_explicit(&class_count[c], 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&class_bytes[c], (int64_t)size, memory_order_relaxed);
-    }
+    atomic_fetch_add_explicit(&s->born_bytes[k], size, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->hist[lk_size_class(size)], 1, memory_order_relaxed);
 }
 
 void
 lk_site_on_free(struct lk_site *s, uint64_t size, uint32_t period)
 {
-    unsigned k = lk_cohort_of(period), c = lk_size_class(size);
-    int heap = s->kind == LK_KIND_HEAP;
-    atomic_fetch_sub_explicit(&s->live_bytes, (int64_t)size, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&s->live_count, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->frees, 1, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&s->cohort_count[k], 1, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&s->cohort_bytes[k], (int64_t)size, memory_order_relaxed);
-    if (heap) {
-        atomic_fetch_sub_explicit(&class_count[c], 1, memory_order_relaxed);
-        atomic_fetch_sub_explicit(&class_bytes[c], (int64_t)size, memory_order_relaxed);
-    }
+    unsigned k = lk_cohort_of(period);
+    atomic_fetch_add_explicit(&s->died[k], 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->died_bytes[k], size, memory_order_relaxed);
 }
 
 void
 lk_site_on_shrink(struct lk_site *s, uint64_t bytes, uint32_t period)
 {
-    unsigned k = lk_cohort_of(period);
-    atomic_fetch_sub_explicit(&s->live_bytes, (int64_t)bytes, memory_order_relaxed);
-    atomic_fetch_sub_explicit(&s->cohort_bytes[k], (int64_t)bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->died_bytes[lk_cohort_of(period)], bytes, memory_order_relaxed);
+}
+
+static uint64_t
+minus(uint64_t a, uint64_t b)
+{
+    return a > b ? a - b : 0; /* a free read before its allocation: never negative */
 }
 
 void
-lk_site_classes(uint64_t cnt[LK_SIZE_CLASSES], uint64_t bytes[LK_SIZE_CLASSES])
+lk_site_read(const struct lk_site *s, struct lk_site_stats *o)
 {
-    for (unsigned c = 0; c < LK_SIZE_CLASSES; c++) {
-        int64_t n = atomic_load_explicit(&class_count[c], memory_order_relaxed);
-        int64_t b = atomic_load_explicit(&class_bytes[c], memory_order_relaxed);
-        cnt[c] = n > 0 ? (uint64_t)n : 0;
-        bytes[c] = b > 0 ? (uint64_t)b : 0;
+    uint64_t allocs = 0, frees = 0, bytes = 0, freed = 0;
+    for (unsigned k = 0; k < LK_COHORTS; k++) {
+        uint64_t d = atomic_load_explicit(&s->died[k], memory_order_relaxed);
+        uint64_t db = atomic_load_explicit(&s->died_bytes[k], memory_order_relaxed);
+        uint64_t b = atomic_load_explicit(&s->born[k], memory_order_relaxed);
+        uint64_t bb = atomic_load_explicit(&s->born_bytes[k], memory_order_relaxed);
+        o->born[k] = b;
+        o->live_count[k] = minus(b, d);
+        o->live_bytes[k] = minus(bb, db);
+        allocs += b;
+        frees += d;
+        bytes += bb;
+        freed += db;
     }
+    for (unsigned c = 0; c < LK_SIZE_CLASSES; c++)
+        o->hist[c] = atomic_load_explicit(&s->hist[c], memory_order_relaxed);
+    o->f[LK_SITE_LIVE_BYTES] = minus(bytes, freed);
+    o->f[LK_SITE_LIVE_COUNT] = minus(allocs, frees);
+    o->f[LK_SITE_ALLOCS] = allocs;
+    o->f[LK_SITE_FREES] = frees;
+    o->f[LK_SITE_ALLOC_BYTES] = bytes;
+    o->died_bytes = freed;
+}
+
+int
+lk_site_is_mmap(uint32_t id)
+{
+    if (id > LK_MAX_SITES)
+        return 0;
+    return (atomic_load_explicit(&mmap_bits[id / 8], memory_order_relaxed) >> (id % 8)) & 1;
 }
 
 void

@@ -13,23 +13,35 @@
 
 #define LK_MAX_SITES ((1u << 20) - 1) /* ids fit the live map's 20-bit field */
 
+/* Counters are only ever added to, by relaxed atomics: an allocation adds
+ * to born/born_bytes of its cohort and to hist, a free to died/died_bytes of
+ * the block's cohort. Everything else (live bytes and count, allocations,
+ * frees) is derived by lk_site_read(), so the allocation path costs three
+ * atomic additions and the free path two. */
 struct lk_site {
     uint64_t hash;     /* lk_hash_words(frames, depth) ^ kind */
     uint32_t id;       /* 1..LK_MAX_SITES, index in the id table */
     uint16_t depth;    /* frames[] entries */
     uint8_t kind;      /* lk_kind */
     uint8_t written;   /* STACK record written (snapshot thread only) */
-    atomic_int_least64_t live_bytes;  /* sum of requested sizes of live blocks */
-    atomic_int_least64_t live_count;  /* live blocks */
-    atomic_uint_least64_t allocs;     /* allocations since start */
-    atomic_uint_least64_t frees;      /* frees of this site's blocks since start */
-    atomic_uint_least64_t alloc_bytes; /* bytes allocated since start */
-    atomic_uint_least64_t born[LK_COHORTS];        /* allocations born in cohort k */
-    atomic_int_least64_t cohort_count[LK_COHORTS]; /* of those, still live */
-    atomic_int_least64_t cohort_bytes[LK_COHORTS]; /* their live bytes */
-    atomic_uint_least64_t hist[LK_SIZE_CLASSES];   /* allocations per size class */
-    uint64_t last_allocs, last_frees; /* as last written (snapshot thread only) */
-    uintptr_t frames[];               /* return addresses, innermost first */
+    atomic_uint_least64_t born[LK_COHORTS];       /* allocations born in cohort k */
+    atomic_uint_least64_t born_bytes[LK_COHORTS]; /* their requested bytes */
+    atomic_uint_least64_t died[LK_COHORTS];       /* of those, freed */
+    atomic_uint_least64_t died_bytes[LK_COHORTS]; /* bytes freed (and unmapped in part) */
+    atomic_uint_least64_t hist[LK_SIZE_CLASSES];  /* allocations per size class */
+    uint64_t last_allocs, last_frees, last_died_bytes; /* as last written (snapshot thread) */
+    uintptr_t frames[];                           /* return addresses, innermost first */
+};
+
+/* A consistent-enough reading of a site's counters (each counter is read
+ * once; a concurrent allocation may show in one and not yet in another). */
+struct lk_site_stats {
+    uint64_t f[LK_SITE_NFIELDS];      /* LK_SITE_* fields */
+    uint64_t born[LK_COHORTS];        /* allocations born in cohort k */
+    uint64_t live_count[LK_COHORTS];  /* of those, live */
+    uint64_t live_bytes[LK_COHORTS];
+    uint64_t died_bytes;              /* total bytes freed */
+    uint64_t hist[LK_SIZE_CLASSES];
 };
 
 /* Maps the id table and the first hash table; 0 or -ENOMEM. */
@@ -45,15 +57,17 @@ struct lk_site *lk_site_get(uint32_t id);
 /* Ids 1..lk_site_count() are valid. */
 uint32_t lk_site_count(void);
 
+/* Reads a site's counters and derives the rest. */
+void lk_site_read(const struct lk_site *s, struct lk_site_stats *out);
+
 /* Accounting; lock-free (relaxed atomics). */
 void lk_site_on_alloc(struct lk_site *s, uint64_t size, uint32_t period);
 void lk_site_on_free(struct lk_site *s, uint64_t size, uint32_t period);
 /* A live block (a mapping unmapped in part) lost bytes but lives on. */
 void lk_site_on_shrink(struct lk_site *s, uint64_t bytes, uint32_t period);
 
-/* Live blocks and bytes per size class, over all heap sites (mappings of
- * kind LK_KIND_MMAP are not counted). */
-void lk_site_classes(uint64_t count[LK_SIZE_CLASSES], uint64_t bytes[LK_SIZE_CLASSES]);
+/* Kind of a site by id without touching the site (a bit per id). */
+int lk_site_is_mmap(uint32_t id);
 
 void lk_site_table_lock_all(void);
 void lk_site_table_unlock_all(void);

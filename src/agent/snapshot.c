@@ -12,6 +12,7 @@
 #include "base/err.h"
 #include "base/fmt.h"
 #include "modules.h"
+#include "live_map.h"
 #include "procmem.h"
 #include "site_table.h"
 #include "sys.h"
@@ -106,10 +107,21 @@ trim(const uint64_t *a, const uint64_t *b, const uint64_t *c, size_t n)
     return n;
 }
 
-static uint64_t
-pos(int64_t v)
+struct classes {
+    uint64_t count[LK_SIZE_CLASSES]; /* live heap blocks per size class */
+    uint64_t bytes[LK_SIZE_CLASSES];
+};
+
+static void
+count_class(uintptr_t addr, const struct lk_live_info *info, void *ctx)
 {
-    return v > 0 ? (uint64_t)v : 0;
+    struct classes *cl = ctx;
+    (void)addr;
+    if (lk_site_is_mmap(info->site))
+        return;
+    unsigned c = lk_size_class(info->size);
+    cl->count[c]++;
+    cl->bytes[c] += info->size;
 }
 
 void
@@ -135,52 +147,46 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
         r->stacks_written = id;
     }
 
-    uint64_t proc[LK_PROC_NFIELDS] = {0}, ccount[LK_SIZE_CLASSES], cbytes[LK_SIZE_CLASSES];
-    lk_procmem_read(proc);
+    uint64_t proc[LK_PROC_NFIELDS] = {0};
+    struct classes cl = {{0}, {0}};
+    struct lk_site_stats st;
+    lk_procmem_read(proc, r->final);
     proc[LK_PROC_UNTRACKED] = untracked_frees;
-    lk_site_classes(ccount, cbytes);
-    /* Totals are summed from the sites rather than kept in shared counters on
-     * the allocation path. */
+    /* Live size classes come from a walk of the live map, one shard lock at a
+     * time, rather than from shared counters on the allocation path. */
+    lk_live_map_foreach(count_class, &cl);
+    /* Totals are summed from the sites for the same reason. */
     for (uint32_t id = 1; id <= r->stacks_written; id++) {
         struct lk_site *s = lk_site_get(id);
-        uint64_t lb = pos(atomic_load_explicit(&s->live_bytes, memory_order_relaxed));
-        uint64_t lc = pos(atomic_load_explicit(&s->live_count, memory_order_relaxed));
+        lk_site_read(s, &st);
         if (s->kind == LK_KIND_MMAP) {
-            proc[LK_PROC_MMAP_LIVE] += lb;
-            proc[LK_PROC_MMAP_COUNT] += lc;
+            proc[LK_PROC_MMAP_LIVE] += st.f[LK_SITE_LIVE_BYTES];
+            proc[LK_PROC_MMAP_COUNT] += st.f[LK_SITE_LIVE_COUNT];
             continue;
         }
-        proc[LK_PROC_HEAP_LIVE] += lb;
-        proc[LK_PROC_HEAP_COUNT] += lc;
-        proc[LK_PROC_ALLOCS] += atomic_load_explicit(&s->allocs, memory_order_relaxed);
-        proc[LK_PROC_FREES] += atomic_load_explicit(&s->frees, memory_order_relaxed);
+        proc[LK_PROC_HEAP_LIVE] += st.f[LK_SITE_LIVE_BYTES];
+        proc[LK_PROC_HEAP_COUNT] += st.f[LK_SITE_LIVE_COUNT];
+        proc[LK_PROC_ALLOCS] += st.f[LK_SITE_ALLOCS];
+        proc[LK_PROC_FREES] += st.f[LK_SITE_FREES];
     }
-    lk_write_snapshot_begin(&r->w, r->seq, now, period, proc, LK_PROC_NFIELDS, ccount, cbytes,
-                            trim(ccount, cbytes, NULL, LK_SIZE_CLASSES));
+    lk_write_snapshot_begin(&r->w, r->seq, now, period, proc, LK_PROC_NFIELDS, cl.count, cl.bytes,
+                            trim(cl.count, cl.bytes, NULL, LK_SIZE_CLASSES));
     for (uint32_t id = 1; id <= r->stacks_written; id++) {
         struct lk_site *s = lk_site_get(id);
-        uint64_t allocs = atomic_load_explicit(&s->allocs, memory_order_relaxed);
-        uint64_t frees = atomic_load_explicit(&s->frees, memory_order_relaxed);
-        if (!full && allocs == s->last_allocs && frees == s->last_frees)
+        lk_site_read(s, &st);
+        uint64_t allocs = st.f[LK_SITE_ALLOCS], frees = st.f[LK_SITE_FREES];
+        if (!full && allocs == s->last_allocs && frees == s->last_frees &&
+            st.died_bytes == s->last_died_bytes)
             continue;
-        uint64_t f[LK_SITE_NFIELDS], born[LK_COHORTS], lc[LK_COHORTS], lb[LK_COHORTS],
-            hist[LK_SIZE_CLASSES];
-        f[LK_SITE_LIVE_BYTES] = pos(atomic_load_explicit(&s->live_bytes, memory_order_relaxed));
-        f[LK_SITE_LIVE_COUNT] = pos(atomic_load_explicit(&s->live_count, memory_order_relaxed));
-        f[LK_SITE_ALLOCS] = allocs;
-        f[LK_SITE_FREES] = frees;
-        f[LK_SITE_ALLOC_BYTES] = atomic_load_explicit(&s->alloc_bytes, memory_order_relaxed);
-        for (unsigned k = 0; k < LK_COHORTS; k++) {
-            born[k] = atomic_load_explicit(&s->born[k], memory_order_relaxed);
-            lc[k] = pos(atomic_load_explicit(&s->cohort_count[k], memory_order_relaxed));
-            lb[k] = pos(atomic_load_explicit(&s->cohort_bytes[k], memory_order_relaxed));
-        }
-        for (unsigned c = 0; c < LK_SIZE_CLASSES; c++)
-            hist[c] = atomic_load_explicit(&s->hist[c], memory_order_relaxed);
-        lk_write_snapshot_site(&r->w, id, f, born, lc, lb, trim(born, lc, lb, LK_COHORTS), hist,
-                               trim(hist, NULL, NULL, LK_SIZE_CLASSES));
+        uint64_t lb[LK_COHORTS];
+        for (unsigned k = 0; k < LK_COHORTS; k++)
+            lb[k] = st.live_bytes[k];
+        lk_write_snapshot_site(&r->w, id, st.f, st.born, st.live_count, lb,
+                               trim(st.born, st.live_count, lb, LK_COHORTS), st.hist,
+                               trim(st.hist, NULL, NULL, LK_SIZE_CLASSES));
         s->last_allocs = allocs;
         s->last_frees = frees;
+        s->last_died_bytes = st.died_bytes;
     }
     lk_write_snapshot_end(&r->w);
     r->seq++;

@@ -16,6 +16,7 @@ struct lk_recorder {
     uint64_t start_ns;   /* CLOCK_MONOTONIC at start: record times are relative to it */
     uint32_t stacks_written; /* sites 1..stacks_written have their STACK record */
     int full_next;       /* next snapshot lists every site (a new recording) */
+    int final;           /* the next snapshot is the last: nothing is rate-limited */
 };
 
 /* Takes ownership of fd: writes the file header and INFO. 0 or -errno (then

@@ -1,17 +1,45 @@
-/* Stack capture for allocation sites, with libunwind. */
+/* Stack capture for allocation sites: a fast frame walker driven by a table
+ * of frame sizes per return address, learned from libunwind on first sight
+ * (docs/UNWIND.md). */
 #ifndef LK_UNWIND_H
 #define LK_UNWIND_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-/* Notes the agent's own address range, so its frames are cut from stacks. */
-void lk_unwind_init(uintptr_t self_lo, uintptr_t self_hi);
+/* Notes the agent's own address range (its frames are cut from stacks) and
+ * maps the first frame-size table. 0 or -ENOMEM. */
+int lk_unwind_init(uintptr_t self_lo, uintptr_t self_hi);
 
-/* Return addresses of the caller's stack, innermost first, the agent's own
- * frames removed; at most max. Must run with the agent's re-entrancy guard
- * set (libunwind may allocate on first use in a thread) and with no agent
- * lock held (it takes the loader's lock through dl_iterate_phdr). */
-size_t lk_unwind_capture(uintptr_t *frames, size_t max);
+/* The previous stack walked on this thread, to reuse its outer frames. */
+struct lk_unwind_prev {
+    const uintptr_t *pcs, *sps;
+    size_t n;
+    int complete; /* the walk reached the outermost frame (not cut at max) */
+};
+
+/* Walks the stack of the program from its innermost frame: pc is the return
+ * address into the caller of the interposed function, sp that caller's stack
+ * pointer once the call returns (the interposed function's CFA). Fills
+ * pcs[]/sps[] (frame i's return address and stack pointer), at most max.
+ * Uses the frame-size table and falls back to libunwind when a return
+ * address is new, when a frame's size varies, or when sp leaves the thread's
+ * stack (a signal stack); libunwind's answers teach the table.
+ * When prev is given and a frame matches one of prev's (same stack pointer
+ * and return address) and every outer frame of prev still holds its return
+ * address in its slot, the outer frames are copied instead of walked; when
+ * the stack is prev itself, *same is set and nothing is copied (pcs/sps are
+ * left unwritten: prev holds the frames). *complete tells whether the
+ * walk reached the outermost frame. Must run under the re-entrancy guard
+ * with no agent lock held. Returns the number of frames. */
+size_t lk_unwind_walk(uintptr_t pc, uintptr_t sp, uintptr_t *pcs, uintptr_t *sps, size_t max,
+                      const struct lk_unwind_prev *prev, int *same, int *complete);
+
+/* Fork child: the forking thread may have held the table lock. */
+void lk_unwind_reset_locks(void);
+
+/* Counters for the benchmark and tests: walks answered from the table, and
+ * walks that needed libunwind. */
+void lk_unwind_stats(uint64_t *fast, uint64_t *slow);
 
 #endif

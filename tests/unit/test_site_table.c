@@ -65,25 +65,34 @@ test_accounting(void **state)
     (void)state;
     uintptr_t st[2] = {0xabc000, 0xdef000};
     struct lk_site *s = lk_site_intern(st, 2, LK_KIND_HEAP);
+    struct lk_site_stats r;
     assert_non_null(s);
-    uint64_t c0[LK_SIZE_CLASSES], b0[LK_SIZE_CLASSES], c1[LK_SIZE_CLASSES], b1[LK_SIZE_CLASSES];
-    lk_site_classes(c0, b0);
     lk_site_on_alloc(s, 100, 0);
     lk_site_on_alloc(s, 4096, 5);
     lk_site_on_alloc(s, 4096, 5);
     lk_site_on_free(s, 4096, 5);
-    assert_int_equal(s->live_bytes, 4196);
-    assert_int_equal(s->live_count, 2);
-    assert_int_equal(s->allocs, 3);
-    assert_int_equal(s->frees, 1);
-    assert_int_equal(s->born[0], 1);
-    assert_int_equal(s->born[lk_cohort_of(5)], 2);
-    assert_int_equal(s->cohort_count[lk_cohort_of(5)], 1);
-    assert_int_equal(s->cohort_bytes[lk_cohort_of(5)], 4096);
-    assert_int_equal(s->hist[lk_size_class(4096)], 2);
-    lk_site_classes(c1, b1);
-    assert_int_equal(c1[12] - c0[12], 1);
-    assert_int_equal(b1[6] - b0[6], 100);
+    lk_site_read(s, &r);
+    assert_int_equal(r.f[LK_SITE_LIVE_BYTES], 4196);
+    assert_int_equal(r.f[LK_SITE_LIVE_COUNT], 2);
+    assert_int_equal(r.f[LK_SITE_ALLOCS], 3);
+    assert_int_equal(r.f[LK_SITE_FREES], 1);
+    assert_int_equal(r.f[LK_SITE_ALLOC_BYTES], 8292);
+    assert_int_equal(r.born[0], 1);
+    assert_int_equal(r.born[lk_cohort_of(5)], 2);
+    assert_int_equal(r.live_count[lk_cohort_of(5)], 1);
+    assert_int_equal(r.live_bytes[lk_cohort_of(5)], 4096);
+    assert_int_equal(r.live_bytes[0], 100);
+    assert_int_equal(r.hist[lk_size_class(4096)], 2);
+    assert_int_equal(r.hist[lk_size_class(100)], 1);
+    /* a mapping unmapped in part: bytes go, the block stays */
+    lk_site_on_shrink(s, 96, 0);
+    lk_site_read(s, &r);
+    assert_int_equal(r.f[LK_SITE_LIVE_BYTES], 4100);
+    assert_int_equal(r.f[LK_SITE_LIVE_COUNT], 2);
+    assert_int_equal(r.live_bytes[0], 4);
+    struct lk_site *m = lk_site_intern(st, 2, LK_KIND_MMAP);
+    assert_true(lk_site_is_mmap(m->id));
+    assert_false(lk_site_is_mmap(s->id));
 }
 
 static void
@@ -118,6 +127,8 @@ interner(void *arg)
         uintptr_t st[3] = {0x900000u + (uintptr_t)i, 0x77, (uintptr_t)t % 1};
         results[t][i] = lk_site_intern(st, 3, LK_KIND_HEAP);
         lk_site_on_alloc(results[t][i], 8, 0);
+        if (i % 2)
+            lk_site_on_free(results[t][i], 8, 0);
     }
     return NULL;
 }
@@ -137,7 +148,10 @@ test_concurrent(void **state)
         assert_non_null(results[0][i]);
         for (int t = 1; t < NTHREADS; t++)
             assert_ptr_equal(results[t][i], results[0][i]);
-        assert_int_equal(results[0][i]->allocs, NTHREADS);
+        struct lk_site_stats r;
+        lk_site_read(results[0][i], &r);
+        assert_int_equal(r.f[LK_SITE_ALLOCS], NTHREADS);
+        assert_int_equal(r.f[LK_SITE_LIVE_COUNT], i % 2 ? 0 : NTHREADS);
     }
 }
 
