@@ -8,6 +8,7 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <math.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <stdlib.h>
@@ -54,12 +55,70 @@ static char exe[LK_PATH_MAX];
 
 /* ---- per-block hooks ---------------------------------------------------- */
 
+/* ---- sampling (docs/SAMPLING.md) ---------------------------------------- */
+
+uint64_t lk_sample_mean;
+__thread int64_t lk_sample_left __attribute__((tls_model("initial-exec")));
+static __thread uint64_t rng __attribute__((tls_model("initial-exec")));
+
+/* Next gap between sample points: exponential with mean lk_sample_mean. */
+static int64_t
+draw_gap(void)
+{
+    if (!rng) /* seed per thread: address of a TLS variable and the time */
+        rng = ((uint64_t)(uintptr_t)&rng ^ lk_sys_now_ns()) | 1;
+    rng ^= rng >> 12;
+    rng ^= rng << 25;
+    rng ^= rng >> 27;
+    double u = (double)((rng * 0x2545f4914f6cdd1dull) >> 11) * 0x1.0p-53; /* [0, 1) */
+    double gap = -log1p(-u) * (double)lk_sample_mean;
+    return gap < 1 ? 1 : gap > 9e18 ? (int64_t)9e18 : (int64_t)gap;
+}
+
+/* Sampled mode, on the slow path after lk_agent_sample() said "maybe": is
+ * this block of n bytes sampled? A Poisson process of sample points runs
+ * over the bytes the thread allocates; a block is sampled when at least one
+ * point falls inside it. lk_sample_left counts down to the next point. */
+static int
+sampled(size_t n)
+{
+    if (!rng) { /* the thread's first allocation: start its process */
+        lk_sample_left += draw_gap();
+        if (lk_sample_left > 0)
+            return 0;
+    }
+    while (lk_sample_left <= 0)
+        lk_sample_left += draw_gap();
+    (void)n;
+    return 1;
+}
+
+/* What a tracked block of n bytes stands for: itself in full tracking; in
+ * sampled mode 1/P blocks and n/P bytes, P = 1 - exp(-n/S) being its chance
+ * to be sampled, which makes the estimates unbiased. Deterministic in n, so
+ * the free subtracts exactly what the allocation added. */
+static void
+weigh(uint64_t n, int kind, uint64_t *count, uint64_t *bytes)
+{
+    if (!lk_sample_mean || kind == LK_KIND_MMAP) {
+        *count = 1;
+        *bytes = n;
+        return;
+    }
+    double w = -1.0 / expm1(-(double)(n ? n : 1) / (double)lk_sample_mean);
+    *count = (uint64_t)(w + 0.5);
+    *bytes = (uint64_t)((double)n * w + 0.5);
+}
+
 static void
 account_free(const struct lk_live_info *li)
 {
+    uint64_t c, b;
     struct lk_site *s = lk_site_get(li->site);
-    if (s)
-        lk_site_on_free(s, li->size, li->period);
+    if (!s)
+        return;
+    weigh(li->size, s->kind, &c, &b);
+    lk_site_on_free_w(s, li->period, c, b);
 }
 
 static void
@@ -72,8 +131,10 @@ track(void *p, size_t size, enum lk_kind kind, uintptr_t pc, uintptr_t sp)
     if (s) {
         uint32_t per = atomic_load_explicit(&period, memory_order_relaxed);
         int r = lk_live_map_insert((uintptr_t)p, size, s->id, per, &old);
+        uint64_t c, b;
+        weigh(size, kind, &c, &b);
         if (r >= 0)
-            lk_site_on_alloc(s, size, per);
+            lk_site_on_alloc_w(s, size, per, c, b);
         if (r == 1)
             account_free(&old);
     }
@@ -84,6 +145,8 @@ track(void *p, size_t size, enum lk_kind kind, uintptr_t pc, uintptr_t sp)
 void
 lk_agent_on_alloc(void *p, size_t size, uintptr_t pc, uintptr_t sp)
 {
+    if (lk_sample_mean && !sampled(size))
+        return;
     track(p, size, LK_KIND_HEAP, pc, sp);
 }
 
@@ -155,8 +218,11 @@ lk_agent_retrack(void *p, const struct lk_live_info *li)
     int saved = errno;
     lk_guard = 1;
     struct lk_site *s = lk_site_get(li->site);
-    if (s && lk_live_map_insert((uintptr_t)p, li->size, li->site, li->period, &old) >= 0)
-        lk_site_on_alloc(s, li->size, li->period);
+    if (s && lk_live_map_insert((uintptr_t)p, li->size, li->site, li->period, &old) >= 0) {
+        uint64_t c, b;
+        weigh(li->size, s->kind, &c, &b);
+        lk_site_on_alloc_w(s, li->size, li->period, c, b);
+    }
     lk_guard = 0;
     errno = saved;
 }
@@ -302,7 +368,7 @@ fill_info(uint64_t flags)
     info.page_size = (uint64_t)lk_sys_page_size();
     info.period_ms = opts.period_ms;
     info.depth = opts.depth;
-    info.sample_bytes = 0;
+    info.sample_bytes = opts.sample_bytes;
     info.flags = flags;
     info.pointer_bytes = sizeof(void *);
     info.arch = (struct lk_bytes){(const uint8_t *)arch, sizeof arch - 1};
@@ -628,7 +694,7 @@ lk_agent_start(void)
         goto out;
     read_cmdline();
     if (lk_modules_init((uintptr_t)&lk_agent_start, &lo, &hi) < 0 || lk_site_table_init() < 0 ||
-        lk_live_map_init() < 0) {
+        lk_live_map_init(opts.sample_bytes != 0) < 0) {
         lk_sys_log("out of memory at start-up; the program runs without tracking");
         goto out;
     }
@@ -637,6 +703,7 @@ lk_agent_start(void)
         goto out;
     }
     lk_procmem_init();
+    lk_sample_mean = opts.sample_bytes;
     page_mask = (size_t)lk_sys_page_size() - 1;
     int quiet_start = 0;
     int fd = open_recording(&quiet_start);

@@ -26,6 +26,23 @@ extern __thread int lk_guard __attribute__((tls_model("initial-exec")));
 extern __thread int lk_probe_hit __attribute__((tls_model("initial-exec")));
 extern atomic_int lk_state;
 
+/* Sampled mode (LEAKSCOPE_SAMPLE): the mean sampling interval in bytes, 0 in
+ * full tracking; and this thread's countdown to its next sample point. */
+extern uint64_t lk_sample_mean;
+extern __thread int64_t lk_sample_left __attribute__((tls_model("initial-exec")));
+
+/* In sampled mode, most allocations stop here: the countdown is still
+ * positive. 1 when the allocation must go to lk_agent_on_alloc(), which
+ * decides for good. Always 1 in full tracking. */
+static inline int
+lk_agent_sample(size_t n)
+{
+    if (!lk_sample_mean)
+        return 1;
+    lk_sample_left -= (int64_t)n;
+    return lk_sample_left <= 0;
+}
+
 /* True when an allocation on this thread should be tracked. */
 static inline int
 lk_agent_tracking(void)

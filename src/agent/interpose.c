@@ -44,9 +44,10 @@ static inline void *
 do_malloc(size_t n, uintptr_t pc, uintptr_t sp)
 {
     void *p = __libc_malloc(n);
-    if (p && lk_agent_tracking())
-        lk_agent_on_alloc(p, n, pc, sp);
-    else if (lk_guard == LK_GUARD_PROBE)
+    if (p && lk_agent_tracking()) {
+        if (lk_agent_sample(n))
+            lk_agent_on_alloc(p, n, pc, sp);
+    } else if (lk_guard == LK_GUARD_PROBE)
         lk_probe_hit = 1;
     return p;
 }
@@ -60,7 +61,7 @@ malloc(size_t n)
 LK_EXPORT void
 free(void *p)
 {
-    if (p && lk_agent_tracking())
+    if (p && lk_agent_tracking() && (!lk_sample_mean || lk_live_map_maybe((uintptr_t)p)))
         lk_agent_on_free(p);
     __libc_free(p);
 }
@@ -69,8 +70,8 @@ LK_EXPORT void *
 calloc(size_t n, size_t size)
 {
     void *p = __libc_calloc(n, size);
-    if (p && lk_agent_tracking())
-        lk_agent_on_alloc(p, n * size, LK_CALLER_PC, LK_CALLER_SP); /* calloc checked n * size */
+    if (p && lk_agent_tracking() && lk_agent_sample(n * size)) /* calloc checked n * size */
+        lk_agent_on_alloc(p, n * size, LK_CALLER_PC, LK_CALLER_SP);
     return p;
 }
 
@@ -82,9 +83,9 @@ do_realloc(void *old, size_t n, uintptr_t pc, uintptr_t sp)
         return __libc_realloc(old, n);
     if (!old)
         return do_malloc(n, pc, sp);
-    int found = lk_agent_untrack(old, &li);
+    int found = (!lk_sample_mean || lk_live_map_maybe((uintptr_t)old)) && lk_agent_untrack(old, &li);
     void *p = __libc_realloc(old, n);
-    if (p)
+    if (p && lk_agent_sample(n))
         lk_agent_on_alloc(p, n, pc, sp);
     else if (found && n != 0)
         lk_agent_retrack(old, &li); /* failed: the old block is still live */
@@ -112,7 +113,7 @@ static inline void *
 do_memalign(size_t align, size_t n, uintptr_t pc, uintptr_t sp)
 {
     void *p = __libc_memalign(align, n);
-    if (p && lk_agent_tracking())
+    if (p && lk_agent_tracking() && lk_agent_sample(n))
         lk_agent_on_alloc(p, n, pc, sp);
     return p;
 }
@@ -141,7 +142,7 @@ posix_memalign(void **out, size_t align, size_t n)
         return ENOMEM;
     }
     *out = p;
-    if (lk_agent_tracking())
+    if (lk_agent_tracking() && lk_agent_sample(n))
         lk_agent_on_alloc(p, n, LK_CALLER_PC, LK_CALLER_SP);
     errno = saved;
     return 0;
@@ -151,7 +152,7 @@ LK_EXPORT void *
 valloc(size_t n)
 {
     void *p = __libc_valloc(n);
-    if (p && lk_agent_tracking())
+    if (p && lk_agent_tracking() && lk_agent_sample(n))
         lk_agent_on_alloc(p, n, LK_CALLER_PC, LK_CALLER_SP);
     return p;
 }
@@ -160,7 +161,7 @@ LK_EXPORT void *
 pvalloc(size_t n)
 {
     void *p = __libc_pvalloc(n);
-    if (p && lk_agent_tracking())
+    if (p && lk_agent_tracking() && lk_agent_sample(n))
         lk_agent_on_alloc(p, n, LK_CALLER_PC, LK_CALLER_SP);
     return p;
 }

@@ -41,6 +41,13 @@ struct big {
 };
 
 static struct shard shards[NSHARDS];
+/* Sampled mode: a counting filter over addresses in the map (one saturating
+ * byte per hash bucket), so that the free of an unsampled block -- nearly
+ * every free -- is answered by one load instead of a lock and a probe. An
+ * insert increments before the block is handed to the program, so any thread
+ * that later frees it sees a non-zero count. */
+#define FILTER_BITS 16
+static _Atomic unsigned char *filter;
 static struct lk_lock big_lock = LK_LOCK_INIT;
 static struct big bigs[NBIG];
 static atomic_size_t total;
@@ -64,9 +71,44 @@ home_of(uint64_t a, uint64_t h, size_t mask)
     return ((size_t)(h >> 8) + (size_t)(a & 63)) & mask;
 }
 
-int
-lk_live_map_init(void)
+static inline size_t
+filter_slot(uint64_t a)
 {
+    return (size_t)((a * 0x9e3779b97f4a7c15ull) >> (64 - FILTER_BITS));
+}
+
+static void
+filter_add(uint64_t a, int delta)
+{
+    _Atomic unsigned char *c = &filter[filter_slot(a)];
+    unsigned char v = atomic_load_explicit(c, memory_order_relaxed);
+    for (;;) {
+        if (v == 255)
+            return; /* saturated: stays "maybe" for good */
+        if (delta < 0 && v == 0)
+            return;
+        if (atomic_compare_exchange_weak_explicit(c, &v, (unsigned char)(v + delta),
+                                                  memory_order_relaxed, memory_order_relaxed))
+            return;
+    }
+}
+
+int
+lk_live_map_maybe(uintptr_t addr)
+{
+    if (!filter)
+        return 1;
+    return atomic_load_explicit(&filter[filter_slot(addr >> 4)], memory_order_relaxed) != 0;
+}
+
+int
+lk_live_map_init(int use_filter)
+{
+    if (use_filter && !filter) {
+        filter = lk_sys_mmap((size_t)1 << FILTER_BITS);
+        if (!filter)
+            return -ENOMEM;
+    }
     for (int i = 0; i < NSHARDS; i++) {
         if (shards[i].tab)
             continue;
@@ -142,11 +184,15 @@ lk_live_map_insert(uintptr_t addr, uint64_t size, uint32_t site, uint32_t period
                       size >= BIG_SIZE ? BIG_SIZE : (uint32_t)size, period};
     if (size >= BIG_SIZE)
         big_put(addr, size);
+    if (filter)
+        filter_add(a, 1);
     lk_lock(&sh->lock);
     if (!sh->tab || ((sh->used + 1) * 4 > sh->cap * 3 && shard_grow(sh) < 0)) {
         lk_unlock(&sh->lock);
         if (size >= BIG_SIZE)
             big_take(addr);
+        if (filter)
+            filter_add(a, -1);
         return -ENOMEM;
     }
     size_t mask = sh->cap - 1;
@@ -159,6 +205,8 @@ lk_live_map_insert(uintptr_t addr, uint64_t size, uint32_t site, uint32_t period
             replaced->site = (uint32_t)(old.key >> ADDR_BITS);
             replaced->period = old.period;
             replaced->size = old.size; /* a missed big block keeps its (lower-bound) size */
+            if (filter)
+                filter_add(a, -1); /* one entry for the address, as before */
             return 1;
         }
         i = (i + 1) & mask;
@@ -208,6 +256,8 @@ lk_live_map_remove(uintptr_t addr, struct lk_live_info *out)
     sh->tab[hole].key = 0;
     sh->used--;
     lk_unlock(&sh->lock);
+    if (filter)
+        filter_add(a, -1);
     atomic_fetch_sub_explicit(&total, 1, memory_order_relaxed);
     out->site = (uint32_t)(e.key >> ADDR_BITS);
     out->period = e.period;

@@ -15,7 +15,14 @@ struct lk_live_info {
     uint64_t size;   /* requested size in bytes */
 };
 
-int lk_live_map_init(void);
+/* Maps the shards; with use_filter (sampled mode, where few blocks are in
+ * the map) also the counting filter behind lk_live_map_maybe(). 0 or
+ * -ENOMEM. */
+int lk_live_map_init(int use_filter);
+
+/* 0 when addr is certainly not in the map (one load, no lock), 1 when it may
+ * be. Always 1 without the filter. */
+int lk_live_map_maybe(uintptr_t addr);
 
 /* Records a block. 0; 1 when the address was already tracked (its free was
  * missed) and *replaced holds the old entry, which the caller must account

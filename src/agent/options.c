@@ -40,6 +40,39 @@ expand_out(char *dst, size_t cap, const char *src)
     }
 }
 
+/* "524288", "512K", "512KiB", "1M", "1G" -> bytes. */
+static int
+parse_size(const char *s, uint64_t *out)
+{
+    uint64_t v = 0, mul = 1;
+    const char *p = s;
+    if (!*p)
+        return -1;
+    for (; *p >= '0' && *p <= '9'; p++) {
+        v = v * 10 + (uint64_t)(*p - '0');
+        if (v > (1ull << 40))
+            return -1;
+    }
+    if (p == s)
+        return -1;
+    if (*p == 'k' || *p == 'K')
+        mul = 1ull << 10;
+    else if (*p == 'm' || *p == 'M')
+        mul = 1ull << 20;
+    else if (*p == 'g' || *p == 'G')
+        mul = 1ull << 30;
+    if (mul != 1)
+        p++;
+    if (*p == 'i' && p[1] == 'B')
+        p += 2;
+    else if (*p == 'B')
+        p++;
+    if (*p)
+        return -1;
+    *out = v * mul;
+    return 0;
+}
+
 void
 lk_options_load(struct lk_options *o, const char **bad)
 {
@@ -87,6 +120,12 @@ lk_options_load(struct lk_options *o, const char **bad)
         o->catch_signals = 0;
     if ((e = getenv("LEAKSCOPE_MMAP")) && !strcmp(e, "0"))
         o->track_mmap = 0;
+    if ((e = getenv("LEAKSCOPE_SAMPLE"))) {
+        if (parse_size(e, &v) == 0)
+            o->sample_bytes = v;
+        else
+            *bad = "LEAKSCOPE_SAMPLE";
+    }
     if ((e = getenv("LEAKSCOPE_DISABLE")) && !strcmp(e, "1"))
         o->disabled = 1;
 }

@@ -20,6 +20,8 @@ struct lk_options {
     int catch_signals;     /* LEAKSCOPE_SIGNALS=0 disables the final snapshot on SIGTERM/SIGINT/SIGHUP */
     int disabled;          /* LEAKSCOPE_DISABLE=1 */
     int track_mmap;        /* LEAKSCOPE_MMAP=0 disables tracking anonymous mmap */
+    uint64_t sample_bytes; /* LEAKSCOPE_SAMPLE: mean sampling interval in bytes (K, M, G
+                              suffixes), 0 = track every allocation */
 };
 
 /* Reads the environment (getenv only: no allocation). Unknown or malformed

@@ -60,9 +60,14 @@ uint32_t lk_site_count(void);
 /* Reads a site's counters and derives the rest. */
 void lk_site_read(const struct lk_site *s, struct lk_site_stats *out);
 
-/* Accounting; lock-free (relaxed atomics). */
+/* Accounting; lock-free (relaxed atomics). One block of size bytes: */
 void lk_site_on_alloc(struct lk_site *s, uint64_t size, uint32_t period);
 void lk_site_on_free(struct lk_site *s, uint64_t size, uint32_t period);
+/* A sampled block of size bytes standing for `blocks` blocks and `bytes`
+ * bytes (docs/SAMPLING.md): */
+void lk_site_on_alloc_w(struct lk_site *s, uint64_t size, uint32_t period, uint64_t blocks,
+                        uint64_t bytes);
+void lk_site_on_free_w(struct lk_site *s, uint32_t period, uint64_t blocks, uint64_t bytes);
 /* A live block (a mapping unmapped in part) lost bytes but lives on. */
 void lk_site_on_shrink(struct lk_site *s, uint64_t bytes, uint32_t period);
 

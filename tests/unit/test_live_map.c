@@ -37,7 +37,7 @@ test_reference_model(void **state)
 {
     (void)state;
     static struct model_entry m[NMODEL];
-    assert_int_equal(lk_live_map_init(), 0);
+    assert_int_equal(lk_live_map_init(0), 0);
     size_t base_count = lk_live_map_count();
     size_t live = 0;
     for (int i = 0; i < NMODEL; i++) {
@@ -85,7 +85,7 @@ test_untrackable_and_replace(void **state)
 {
     (void)state;
     struct lk_live_info old, info;
-    assert_int_equal(lk_live_map_init(), 0);
+    assert_int_equal(lk_live_map_init(0), 0);
     assert_int_equal(lk_live_map_insert(0x1008, 10, 1, 0, &old), -22);            /* misaligned */
     assert_int_equal(lk_live_map_insert(1ull << 50, 10, 1, 0, &old), -22);        /* too high */
     assert_int_equal(lk_live_map_insert(0, 10, 1, 0, &old), -22);                 /* NULL */
@@ -139,7 +139,7 @@ test_concurrent(void **state)
     (void)state;
     pthread_t th[NTHREADS];
     void *ret;
-    assert_int_equal(lk_live_map_init(), 0);
+    assert_int_equal(lk_live_map_init(0), 0);
     size_t before = lk_live_map_count();
     for (int t = 0; t < NTHREADS; t++)
         pthread_create(&th[t], NULL, worker, (void *)(intptr_t)t);
