@@ -7,6 +7,8 @@
 #   make demo       build, then record examples/demo_server.c and report
 #   make install    PREFIX=/usr/local DESTDIR= (agent in PREFIX/lib/leakscope)
 #   make asan       build the asan preset and run the unit tests under it
+#   make bench      build, then the micro and the macro benchmark, quick mode
+#                   (docs/BENCHMARKS.md; BENCH_ARGS= for a full run)
 #   make clean      remove build/
 
 PREFIX ?= /usr/local
@@ -18,7 +20,7 @@ CC ?= cc
 
 BUILD := build/release
 
-.PHONY: all build deps configure test demo install asan clean
+.PHONY: all build deps configure test demo install asan bench clean
 
 all: build
 
@@ -56,6 +58,12 @@ asan: deps
 	$(CMAKE) --preset asan
 	@unset MAKEFLAGS MFLAGS MAKELEVEL; $(CMAKE) --build --preset asan -j $(JOBS)
 	$(CTEST) --test-dir build/asan --output-on-failure -j2 -R '^unit/'
+
+BENCH_ARGS ?= --quick
+
+bench: build
+	bash bench/micro/run.sh $(BENCH_ARGS) $(BUILD)
+	python3 bench/macro/run.py $(BENCH_ARGS) --build $(BUILD)
 
 clean:
 	rm -rf build

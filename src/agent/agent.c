@@ -7,6 +7,7 @@
 #include "agent.h"
 
 #include <dlfcn.h>
+#include <link.h>
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
@@ -471,6 +472,46 @@ lk_agent_snapshot_now(void)
     return -1;
 }
 
+/* glibc's malloc_usable_size, found through libc's own handle (RTLD_NEXT
+ * would find jemalloc's first in a program linked with it). Until the
+ * constructor ran, the chunk header is read the way glibc does: the size
+ * word before the block, minus the header, and one more word for a chunk
+ * that was not mmapped (its next chunk's prev_size field is usable). */
+static size_t (*libc_usable)(void *);
+
+size_t
+lk_agent_usable_size(void *p)
+{
+    if (libc_usable)
+        return libc_usable(p);
+    if (!p)
+        return 0;
+    size_t head = ((const size_t *)p)[-1];
+    size_t size = head & ~(size_t)7;
+    return (head & 2) ? size - 2 * sizeof(size_t) : size - sizeof(size_t);
+}
+
+static void
+find_libc_usable(void)
+{
+    void *h = dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY);
+    if (h)
+        libc_usable = (size_t(*)(void *))dlsym(h, "malloc_usable_size");
+}
+
+/* Is another allocator loaded (jemalloc, tcmalloc)? Its name, or NULL. */
+static int
+other_allocator_cb(struct dl_phdr_info *dl, size_t size, void *ctx)
+{
+    (void)size;
+    const char *n = dl->dlpi_name, **out = ctx;
+    if (n && (strstr(n, "libjemalloc") || strstr(n, "libtcmalloc") || strstr(n, "libmimalloc"))) {
+        *out = n;
+        return 1;
+    }
+    return 0;
+}
+
 /* ---- signals ------------------------------------------------------------ */
 
 static void
@@ -703,6 +744,7 @@ lk_agent_start(void)
         goto out;
     }
     lk_procmem_init();
+    find_libc_usable();
     lk_sample_mean = opts.sample_bytes;
     page_mask = (size_t)lk_sys_page_size() - 1;
     int quiet_start = 0;
@@ -715,6 +757,18 @@ lk_agent_start(void)
         goto out;
     if (bad)
         log2s("ignoring malformed ", bad, " (using the default)");
+    const char *other = NULL;
+    dl_iterate_phdr(other_allocator_cb, &other);
+    if (other && interposed) {
+        char msg[LK_PATH_MAX + 256];
+        struct lk_fmt f;
+        lk_fmt_init(&f, msg, sizeof msg);
+        lk_fmt_str(&f, "the program is linked with ");
+        lk_fmt_str(&f, other);
+        lk_fmt_str(&f, "; under the agent its malloc and free are glibc's (tracked), and that "
+                       "allocator's own statistics no longer describe the heap");
+        lk_snapshot_note(&rec, LK_NOTE_WARN, msg);
+    }
     if (!interposed) {
         const char *m = "malloc is not interposed: the program defines its own allocator "
                         "(statically linked jemalloc or tcmalloc?); heap tracking is off";

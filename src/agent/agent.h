@@ -65,6 +65,9 @@ void lk_agent_on_unmap(void *p, size_t len);
 int lk_agent_untrack(void *p, struct lk_live_info *out);
 void lk_agent_retrack(void *p, const struct lk_live_info *info);
 
+/* glibc's malloc_usable_size, whatever else defines the symbol. */
+size_t lk_agent_usable_size(void *p);
+
 /* The public API (include/leakscope.h), exported by interpose.c. */
 int lk_agent_active(void);
 int lk_agent_snapshot_now(void);

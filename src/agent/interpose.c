@@ -166,6 +166,77 @@ pvalloc(size_t n)
     return p;
 }
 
+/* malloc_usable_size must be glibc's, as every block the program gets is
+ * glibc's: a program linked with jemalloc (Debian's redis-server) would
+ * otherwise hand glibc blocks to jemalloc's and crash. */
+LK_EXPORT size_t
+malloc_usable_size(void *p)
+{
+    return lk_agent_usable_size(p);
+}
+
+/* jemalloc's non-standard API on blocks that now come from glibc, for
+ * programs linked with jemalloc: the agent takes over malloc and free from
+ * it, so these must follow. Flags: MALLOCX_LG_ALIGN in the low 6 bits,
+ * MALLOCX_ZERO = 0x40; arena and tcache flags have no meaning here. */
+LK_EXPORT void *
+mallocx(size_t n, int flags)
+{
+    uintptr_t pc = LK_CALLER_PC, sp = LK_CALLER_SP;
+    size_t align = (flags & 63) ? (size_t)1 << (flags & 63) : 0;
+    void *p = align > 16 ? do_memalign(align, n, pc, sp) : do_malloc(n, pc, sp);
+    if (p && (flags & 0x40))
+        memset(p, 0, n);
+    return p;
+}
+
+LK_EXPORT void *
+rallocx(void *old, size_t n, int flags)
+{
+    uintptr_t pc = LK_CALLER_PC, sp = LK_CALLER_SP;
+    size_t align = (flags & 63) ? (size_t)1 << (flags & 63) : 0;
+    if (align <= 16)
+        return do_realloc(old, n, pc, sp);
+    void *p = do_memalign(align, n, pc, sp);
+    if (p && old) {
+        size_t have = lk_agent_usable_size(old);
+        memcpy(p, old, have < n ? have : n);
+        free(old);
+    }
+    return p;
+}
+
+LK_EXPORT size_t
+xallocx(void *p, size_t n, size_t extra, int flags)
+{
+    (void)n;
+    (void)extra;
+    (void)flags;
+    return lk_agent_usable_size(p); /* never resized in place: the size it has */
+}
+
+LK_EXPORT size_t
+sallocx(const void *p, int flags)
+{
+    (void)flags;
+    return lk_agent_usable_size((void *)p);
+}
+
+LK_EXPORT void
+dallocx(void *p, int flags)
+{
+    (void)flags;
+    free(p);
+}
+
+LK_EXPORT void
+sdallocx(void *p, size_t n, int flags)
+{
+    (void)n;
+    (void)flags;
+    free(p);
+}
+
 /* Anonymous mappings the program makes itself; glibc's malloc maps through
  * its private __mmap, so its chunks never pass here. */
 static inline void *

@@ -164,6 +164,35 @@ lk_model_values(const struct lk_model_site *s, unsigned field, const size_t *idx
     }
 }
 
+int
+lk_model_cohorts(const struct lk_model_site *s, size_t snap, struct lk_model_cohorts *out)
+{
+    out->n = 0;
+    if (!s->nchanges || s->changes[0].snap > snap)
+        return 0;
+    size_t lo = 0, hi = s->nchanges; /* changes[lo].snap <= snap < changes[hi].snap */
+    while (hi - lo > 1) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->changes[mid].snap <= snap)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    const struct lk_model_change *c = &s->changes[lo];
+    struct lk_snapshot sn;
+    struct lk_site_entry e;
+    if (!c->entry)
+        return 0;
+    lk_dec_init(&sn.sites, c->entry, (size_t)(c->entry_end - c->entry));
+    if (lk_snapshot_next_site(&sn, &e) != 1)
+        return 0; /* decoded fine while loading, so unreachable */
+    out->n = (size_t)e.ncohorts;
+    memcpy(out->born, e.born, sizeof out->born);
+    memcpy(out->live_count, e.live_count, sizeof out->live_count);
+    memcpy(out->live_bytes, e.live_bytes, sizeof out->live_bytes);
+    return 1;
+}
+
 double
 lk_model_time_s(const struct lk_model *m, size_t snap)
 {
@@ -227,20 +256,24 @@ load_stack(struct lk_model *m, size_t *capsites, const struct lk_record *rec,
 }
 
 static int
-add_change(struct lk_model_site *s, uint32_t snap, const uint64_t *f)
+add_change(struct lk_model_site *s, uint32_t snap, const uint64_t *f, const uint8_t *entry,
+           const uint8_t *entry_end)
 {
+    struct lk_model_change *c;
     if (s->nchanges && !memcmp(s->changes[s->nchanges - 1].f, f, sizeof s->changes[0].f))
-        return 0; /* no change: the series is unchanged */
+        return 0; /* no change: the series (and so the cohorts) are unchanged */
     if (s->nchanges && s->changes[s->nchanges - 1].snap == snap) {
         /* the same site twice in one snapshot: the later entry wins */
-        memcpy(s->changes[s->nchanges - 1].f, f, sizeof s->changes[0].f);
+        c = &s->changes[s->nchanges - 1];
     } else {
         if (grow((void **)&s->changes, &s->capchanges, s->nchanges + 1, sizeof *s->changes) < 0)
             return -ENOMEM;
-        s->changes[s->nchanges].snap = snap;
-        memcpy(s->changes[s->nchanges].f, f, sizeof s->changes[0].f);
-        s->nchanges++;
+        c = &s->changes[s->nchanges++];
+        c->snap = snap;
     }
+    memcpy(c->f, f, sizeof c->f);
+    c->entry = entry;
+    c->entry_end = entry_end;
     if (f[LK_SITE_LIVE_BYTES] > s->peak_live_bytes) {
         s->peak_live_bytes = f[LK_SITE_LIVE_BYTES];
         s->peak_snap = snap;
@@ -265,6 +298,7 @@ load_snapshot(struct lk_model *m, size_t *capsnaps, size_t *capsites, const stru
     o->seq = sn.seq;
     o->time_ns = sn.time_ns;
     o->period = sn.period;
+    o->nproc = sn.nproc;
     memcpy(o->proc, sn.proc, sizeof o->proc);
     memcpy(o->class_count, sn.class_count, sizeof o->class_count);
     memcpy(o->class_bytes, sn.class_bytes, sizeof o->class_bytes);
@@ -279,7 +313,7 @@ load_snapshot(struct lk_model *m, size_t *capsnaps, size_t *capsites, const stru
         struct lk_model_site *s = site_get(m, capsites, e.site);
         if (!s)
             return -ENOMEM;
-        if (add_change(s, idx, e.f) < 0)
+        if (add_change(s, idx, e.f, at, sn.sites.end) < 0)
             return -ENOMEM;
         /* Cohorts and histogram are wanted as of the last entry only:
          * remember where it is and decode it once at the end. */

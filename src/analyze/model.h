@@ -27,6 +27,16 @@ struct lk_model_module {
 struct lk_model_change {
     uint32_t snap;               /* snapshot index, strictly increasing in a site */
     uint64_t f[LK_SITE_NFIELDS]; /* lk_site_field values, absolute */
+    const uint8_t *entry;        /* the snapshot entry that set them, in the model's data */
+    const uint8_t *entry_end;    /* end of that snapshot's payload */
+};
+
+/* A site's cohorts at one snapshot (lk_model_cohorts). */
+struct lk_model_cohorts {
+    size_t n;                        /* buckets recorded, <= LK_COHORTS */
+    uint64_t born[LK_COHORTS];       /* allocations born in bucket k (lk_cohort_of) */
+    uint64_t live_count[LK_COHORTS]; /* of those, blocks still live */
+    uint64_t live_bytes[LK_COHORTS]; /* and their bytes */
 };
 
 struct lk_model_site {
@@ -52,6 +62,7 @@ struct lk_model_site {
 
 struct lk_model_snap {
     uint64_t seq;                          /* as recorded */
+    uint64_t nproc;                        /* proc fields present in the file (12 in 1.0) */
     uint64_t time_ns;                      /* monotonic time since start */
     uint64_t period;                       /* period index, for cohorts */
     uint64_t proc[LK_PROC_NFIELDS];        /* lk_proc_field values; missing read as 0 */
@@ -120,6 +131,12 @@ uint64_t lk_model_value(const struct lk_model_site *s, unsigned field, size_t sn
  * increasing, into out[]. O(n + changes): the way to sample a long series. */
 void lk_model_values(const struct lk_model_site *s, unsigned field, const size_t *idx, size_t n,
                      uint64_t *out);
+
+/* The site's cohorts as of snapshot index snap: those of its latest entry
+ * at or before snap (a site is listed only when its counters change, and
+ * its cohorts change only with them). 1, or 0 with out->n = 0 when it has
+ * no entry by then. O(log changes + one entry's decoding). */
+int lk_model_cohorts(const struct lk_model_site *s, size_t snap, struct lk_model_cohorts *out);
 
 /* Seconds since the start of the snapshot at index snap. */
 double lk_model_time_s(const struct lk_model *m, size_t snap);

@@ -1,10 +1,12 @@
-/* The first verdict heuristic: per site, a Theil–Sen slope of live bytes
- * with Sen's interval, the Mann–Kendall test, the slope over the last third
- * of the run and the survival of early cohorts decide between LEAK,
- * GROWING, BOUNDED, TEMPORARY and STABLE (docs/VERDICTS.md). Only sites
- * whose growth is material are fitted, so a recording with thousands of
- * sites costs a pass over its change lists plus a few bounded fits. Pure
- * function of the model; allocates its result and transient arrays. */
+/* The verdict engine: per site, a Theil–Sen slope of live bytes with Sen's
+ * interval, the Mann–Kendall test, the slope over the last third of the run
+ * and the survival of early cohorts (with a confidence bound) decide
+ * between LEAK, GROWING, BOUNDED, TEMPORARY and STABLE (docs/VERDICTS.md);
+ * the same rules on up to LK_VERDICT_PREFIXES prefixes of the run say how
+ * early each verdict was reached. Only sites whose growth is material are
+ * fitted, so a recording with thousands of sites costs a pass over its
+ * change lists per prefix plus a few bounded fits. Pure function of the
+ * model; allocates its result and transient arrays. */
 #include "verdict.h"
 
 #include <errno.h>
@@ -73,61 +75,100 @@ fit_proc(const struct lk_model *m, unsigned field, struct scratch *w, struct lk_
     return lk_trend_fit(w->x, w->y, n, out);
 }
 
-/* Survival of the cohorts born in the first half of the run (periods up to
- * half of the last one), relative to the survival of the later cohorts:
- * (live/born early) / (live/born late), capped at 1. Blocks freed within
- * their own period (churn) lower every cohort's survival alike, so the
- * ratio discounts them; what it measures is decay with age, which a leak's
- * cohorts do not show and a cache's do. Falls back to buckets that start
- * in the first half, then to live_count / allocs. */
+/* Live blocks of the cohort buckets that end by period q (or, with
+ * starts, that start by it), from c. */
 static void
-survival(const struct lk_model *m, const struct lk_model_site *s, struct lk_site_verdict *v)
+early_sum(const struct lk_model_cohorts *c, uint64_t q, int starts, uint64_t *born, uint64_t *live)
 {
-    uint64_t last = m->nsnaps ? m->snaps[m->nsnaps - 1].period : 0, half = last / 2;
-    uint64_t born_e = 0, live_e = 0, born_l = 0, live_l = 0;
-    for (int pass = 0; pass < 2 && !born_e; pass++) {
-        born_l = live_l = 0;
-        for (unsigned k = 0; k < s->ncohorts; k++) {
-            int early = pass == 0 ? lk_cohort_start(k + 1) - 1 <= half : lk_cohort_start(k) <= half;
-            uint64_t lc =
-                s->cohort_live_count[k] < s->born[k] ? s->cohort_live_count[k] : s->born[k];
-            if (early) {
-                born_e += s->born[k];
-                live_e += lc;
-            } else {
-                born_l += s->born[k];
-                live_l += lc;
-            }
-        }
-    }
-    if (born_e) {
-        double se = (double)live_e / (double)born_e;
-        v->survival_early = se;
-        if (born_l && live_l) {
-            double r = se / ((double)live_l / (double)born_l);
-            v->survival = r < 1 ? r : 1;
-        } else {
-            v->survival = born_l ? (se > 0 ? 1 : 0) : se;
-        }
-        v->survival_from_cohorts = 1;
-    } else if (v->allocs) {
-        uint64_t lc = v->live_count_end < v->allocs ? v->live_count_end : v->allocs;
-        v->survival = v->survival_early = (double)lc / (double)v->allocs;
-    } else {
-        v->survival = v->survival_early = -1;
+    *born = *live = 0;
+    for (unsigned k = 0; k < c->n; k++) {
+        int early = starts ? lk_cohort_start(k) <= q : lk_cohort_start(k + 1) - 1 <= q;
+        if (!early)
+            continue;
+        *born += c->born[k];
+        *live += c->live_count[k] < c->born[k] ? c->live_count[k] : c->born[k];
     }
 }
 
+/* Survival of the early cohorts: of the blocks born in the first quarter of
+ * the prefix's periods that were still live at its middle, the part still
+ * live at its end. By the middle, blocks that were merely in flight at
+ * birth (a request being served, a connection still open) have had a
+ * quarter of the run to die, so what is left is what the site keeps; a
+ * leak's kept blocks never die afterwards (survival 1), a cache's or a
+ * queue's old entries go (survival < 1). The one-sided 99% Wilson upper
+ * bound of that proportion is kept too. Falls back to buckets that start
+ * in the first quarter, then to live_count / allocs. docs/VERDICTS.md. */
+static void
+survival(const struct lk_model *m, const struct lk_model_site *s, size_t n,
+         struct lk_site_verdict *v)
+{
+    struct lk_model_cohorts now, mid;
+    uint64_t last = m->snaps[n - 1].period, q = last / 4;
+    size_t lo = 0, hi = n - 1; /* the first snapshot at or after period last / 2 */
+    while (lo < hi) {
+        size_t k = lo + (hi - lo) / 2;
+        if (m->snaps[k].period < last / 2)
+            lo = k + 1;
+        else
+            hi = k;
+    }
+    lk_model_cohorts(s, n - 1, &now);
+    lk_model_cohorts(s, lo, &mid);
+    uint64_t born = 0, live = 0, born_mid = 0, live_mid = 0;
+    for (int starts = 0; starts < 2 && !born; starts++) {
+        early_sum(&now, q, starts, &born, &live);
+        early_sum(&mid, q, starts, &born_mid, &live_mid);
+    }
+    v->early_born = born;
+    v->early_live = live;
+    v->early_live_mid = live_mid;
+    if (born) {
+        v->survival_early = (double)live / (double)born;
+        v->survival_from_cohorts = 1;
+        if (!live_mid) {
+            v->survival = v->survival_hi = 0;
+            return;
+        }
+        double x = (double)(live < live_mid ? live : live_mid), nn = (double)live_mid;
+        double p = x / nn, z = LK_VERDICT_Z99, z2 = z * z;
+        double up =
+            (p + z2 / (2 * nn) + z * sqrt(p * (1 - p) / nn + z2 / (4 * nn * nn))) / (1 + z2 / nn);
+        v->survival = p;
+        v->survival_hi = up < 1 ? up : 1;
+    } else if (v->allocs) {
+        uint64_t lc = v->live_count_end < v->allocs ? v->live_count_end : v->allocs;
+        v->survival = v->survival_hi = v->survival_early = (double)lc / (double)v->allocs;
+    } else {
+        v->survival = v->survival_hi = v->survival_early = -1;
+    }
+}
+
+/* Whether the early allocations are kept: their survival since the middle
+ * could be 1 (its upper bound reaches LK_VERDICT_SURVIVAL_LEAK) and is not
+ * far below (point estimate at least LK_VERDICT_SURVIVAL_MIN). Without
+ * cohorts, the estimate alone must reach the bar. */
 static int
-judge(const struct lk_model *m, size_t i, uint64_t material, struct scratch *w,
+early_kept(const struct lk_site_verdict *v)
+{
+    if (!v->survival_from_cohorts)
+        return v->survival >= LK_VERDICT_SURVIVAL_LEAK;
+    return v->early_live_mid > 0 && v->survival >= LK_VERDICT_SURVIVAL_MIN &&
+           v->survival_hi >= LK_VERDICT_SURVIVAL_LEAK;
+}
+
+/* Judges site i over the prefix of n snapshots. */
+static int
+judge(const struct lk_model *m, size_t i, size_t n, uint64_t material, struct scratch *w,
       struct lk_site_verdict *v)
 {
     const struct lk_model_site *s = &m->sites[i];
-    size_t n = m->nsnaps, last = n ? n - 1 : 0;
+    size_t last = n ? n - 1 : 0;
     double dur = n ? lk_model_time_s(m, last) - lk_model_time_s(m, 0) : 0;
     memset(v, 0, sizeof *v);
     v->site = i;
     v->id = s->id;
+    v->verdict_time_s = -1;
     v->live_bytes_start = n ? lk_model_value(s, LK_SITE_LIVE_BYTES, 0) : 0;
     v->live_bytes_end = n ? lk_model_value(s, LK_SITE_LIVE_BYTES, last) : 0;
     v->live_count_start = n ? lk_model_value(s, LK_SITE_LIVE_COUNT, 0) : 0;
@@ -135,14 +176,21 @@ judge(const struct lk_model *m, size_t i, uint64_t material, struct scratch *w,
     v->allocs = n ? lk_model_value(s, LK_SITE_ALLOCS, last) : 0;
     v->frees = n ? lk_model_value(s, LK_SITE_FREES, last) : 0;
     v->alloc_bytes = n ? lk_model_value(s, LK_SITE_ALLOC_BYTES, last) : 0;
-    v->peak_live_bytes = s->peak_live_bytes;
+    if (n == m->nsnaps) {
+        v->peak_live_bytes = s->peak_live_bytes;
+    } else {
+        for (size_t c = 0; c < s->nchanges && s->changes[c].snap < n; c++)
+            if (s->changes[c].f[LK_SITE_LIVE_BYTES] > v->peak_live_bytes)
+                v->peak_live_bytes = s->changes[c].f[LK_SITE_LIVE_BYTES];
+    }
     double growth = (double)v->live_bytes_end - (double)v->live_bytes_start;
     v->rate = v->rate_lo = v->rate_hi = dur > 0 ? growth / dur : 0;
-    survival(m, s, v);
+    if (n)
+        survival(m, s, n, v);
 
     if (n < LK_VERDICT_MIN_SNAPS) {
         v->verdict = LK_VERDICT_UNKNOWN;
-        v->why = "not enough snapshots";
+        v->why = "not enough data yet";
         return 0;
     }
     if (growth >= (double)material && dur > 0) {
@@ -157,18 +205,36 @@ judge(const struct lk_model *m, size_t i, uint64_t material, struct scratch *w,
         v->rate_lo = v->trend.slope_lo;
         v->rate_hi = v->trend.slope_hi;
         v->tail_rate = tail.slope;
+        if (m->info.sample_bytes) {
+            /* A sampled site's live bytes are a Poisson estimate with
+             * variance about S * live: widen both intervals by the noise
+             * of the difference of the end points over the span. */
+            double sb = (double)m->info.sample_bytes;
+            double lv = (double)v->live_bytes_start + (double)v->live_bytes_end + sb;
+            double h = LK_TREND_Z95 * sqrt(sb * lv);
+            double tdur = lk_model_time_s(m, last) - lk_model_time_s(m, from);
+            v->rate_lo -= h / dur;
+            v->rate_hi += h / dur;
+            v->trend.slope_lo = v->rate_lo;
+            v->trend.slope_hi = v->rate_hi;
+            tail.slope_lo -= tdur > 0 ? h / tdur : tail.slope_lo;
+        }
         /* Growth counts when the whole run's trend is significant and its
          * slope bounded away from 0, or when the last third alone is (a
          * leak that started late). It is still going on when the last
-         * third's slope is a material part of the whole run's. */
+         * third's slope is a material part of the whole run's and the last
+         * third has a rising trend of its own (p < LK_VERDICT_TAIL_P): an
+         * early step followed by noise does not pass for growth. */
         double tail_growth =
             (double)v->live_bytes_end - (double)lk_model_value(s, LK_SITE_LIVE_BYTES, from);
         int sig_whole = v->trend.p < LK_VERDICT_P_MAX && v->trend.slope_lo > 0;
         int sig_tail =
             tail.p < LK_VERDICT_P_MAX && tail.slope_lo > 0 && tail_growth >= (double)material;
-        int still = tail.slope > 0 && tail.slope > LK_VERDICT_TAIL_FRAC * v->trend.slope;
+        int still = tail.slope > 0 && tail.slope > LK_VERDICT_TAIL_FRAC * v->trend.slope &&
+                    tail.s > 0 && tail.p < LK_VERDICT_TAIL_P;
         if ((sig_whole || sig_tail) && still) {
             int late = !sig_whole;
+            v->late = late;
             if (late) {
                 /* The whole run's slope understates a late leak: report the
                  * last third's fit, which is the one that decided. */
@@ -181,7 +247,7 @@ judge(const struct lk_model *m, size_t i, uint64_t material, struct scratch *w,
              * then only a site that freed nothing in the last third is
              * known to leak. */
             uint64_t tail_frees = v->frees - lk_model_value(s, LK_SITE_FREES, from);
-            int kept = late ? tail_frees == 0 : v->survival >= LK_VERDICT_SURVIVAL_LEAK;
+            int kept = late ? tail_frees == 0 : early_kept(v);
             if (kept) {
                 v->verdict = LK_VERDICT_LEAK;
                 v->why = late ? "live bytes started growing late in the run and early "
@@ -191,7 +257,7 @@ judge(const struct lk_model *m, size_t i, uint64_t material, struct scratch *w,
                 v->verdict = LK_VERDICT_GROWING;
                 v->why = late ? "live bytes started growing late in the run; allocations are "
                                 "freed too"
-                              : "live bytes keep growing although allocations are freed too";
+                              : "live bytes keep growing although old allocations are freed too";
             }
             return 0;
         }
@@ -218,6 +284,133 @@ judge(const struct lk_model *m, size_t i, uint64_t material, struct scratch *w,
     }
     v->verdict = LK_VERDICT_STABLE;
     v->why = "no material growth";
+    return 0;
+}
+
+/* Growth is material above 64 KiB or 1% of the peak heap of the first n
+ * snapshots, whichever is smaller, but never below the floor; a sampled
+ * recording also needs LK_VERDICT_SAMPLE_MATERIAL sampling intervals.
+ * Without a heap total, the sum of the sites' peaks stands in for it. */
+static uint64_t
+material_of(const struct lk_model *m, size_t n)
+{
+    double peak_heap = 0;
+    for (size_t i = 0; i < n; i++)
+        if ((double)m->snaps[i].proc[LK_PROC_HEAP_LIVE] > peak_heap)
+            peak_heap = (double)m->snaps[i].proc[LK_PROC_HEAP_LIVE];
+    if (peak_heap == 0)
+        for (size_t i = 0; i < m->nsites; i++)
+            peak_heap += (double)m->sites[i].peak_live_bytes;
+    double mat = LK_VERDICT_MATERIAL_FRAC * peak_heap;
+    if (mat > LK_VERDICT_MATERIAL_BYTES)
+        mat = LK_VERDICT_MATERIAL_BYTES;
+    if (mat < LK_VERDICT_MATERIAL_FLOOR)
+        mat = LK_VERDICT_MATERIAL_FLOOR;
+    double ms = LK_VERDICT_SAMPLE_MATERIAL * (double)m->info.sample_bytes;
+    return (uint64_t)(mat > ms ? mat : ms);
+}
+
+static enum lk_verdict
+run_verdict(size_t n, const size_t *counts)
+{
+    if (n < LK_VERDICT_MIN_SNAPS)
+        return LK_VERDICT_UNKNOWN;
+    if (counts[LK_VERDICT_LEAK])
+        return LK_VERDICT_LEAK;
+    if (counts[LK_VERDICT_GROWING])
+        return LK_VERDICT_GROWING;
+    if (counts[LK_VERDICT_BOUNDED])
+        return LK_VERDICT_BOUNDED;
+    return LK_VERDICT_STABLE;
+}
+
+/* Judges every site over the first n snapshots into v[] (by model index);
+ * the run's verdict into *run. */
+static int
+judge_prefix(const struct lk_model *m, size_t n, struct scratch *w, struct lk_site_verdict *v,
+             enum lk_verdict *run)
+{
+    size_t counts[LK_VERDICT_UNKNOWN + 1] = {0};
+    uint64_t material = material_of(m, n);
+    for (size_t i = 0; i < m->nsites; i++) {
+        if (judge(m, i, n, material, w, &v[i]) < 0)
+            return -ENOMEM;
+        counts[v[i].verdict]++;
+    }
+    *run = run_verdict(n, counts);
+    return 0;
+}
+
+/* Time to verdict: re-judges the run on prefixes p_0 < ... < p_{K-1} = n,
+ * evenly spaced from LK_VERDICT_MIN_SNAPS snapshots, latest first, and
+ * keeps for the run and for each site the shortest prefix from which on
+ * every checked prefix agreed with the final verdict. sites[] is by model
+ * index here (before ranking). */
+static int
+time_to_verdict(const struct lk_model *m, struct scratch *w, struct lk_analysis *out)
+{
+    size_t n = m->nsnaps, ns = m->nsites;
+    if (n < LK_VERDICT_MIN_SNAPS) {
+        out->verdict_time_s = -1;
+        return 0;
+    }
+    size_t k = n - LK_VERDICT_MIN_SNAPS + 1;
+    if (k > LK_VERDICT_PREFIXES)
+        k = LK_VERDICT_PREFIXES;
+    struct lk_site_verdict *tmp = calloc(ns ? ns : 1, sizeof *tmp);
+    size_t *from = malloc((ns ? ns : 1) * sizeof *from);
+    if (!tmp || !from) {
+        free(tmp);
+        free(from);
+        return -ENOMEM;
+    }
+    size_t run_from = n, tracked = ns;
+    int run_tracked = 1;
+    unsigned char *open = malloc(ns ? ns : 1);
+    if (!open) {
+        free(tmp);
+        free(from);
+        return -ENOMEM;
+    }
+    for (size_t i = 0; i < ns; i++) {
+        from[i] = n;
+        open[i] = 1;
+    }
+    out->nprefixes = 1;
+    for (size_t j = k - 1; j-- > 0 && (run_tracked || tracked);) {
+        size_t p = LK_VERDICT_MIN_SNAPS + j * (n - LK_VERDICT_MIN_SNAPS) / (k - 1);
+        enum lk_verdict rv;
+        if (judge_prefix(m, p, w, tmp, &rv) < 0) {
+            free(tmp);
+            free(from);
+            free(open);
+            return -ENOMEM;
+        }
+        out->nprefixes++;
+        if (run_tracked && rv == out->verdict)
+            run_from = p;
+        else
+            run_tracked = 0;
+        for (size_t i = 0; i < ns; i++) {
+            if (!open[i])
+                continue;
+            if (tmp[i].verdict == out->sites[i].verdict) {
+                from[i] = p;
+            } else {
+                open[i] = 0;
+                tracked--;
+            }
+        }
+    }
+    for (size_t i = 0; i < ns; i++) {
+        out->sites[i].verdict_snaps = from[i];
+        out->sites[i].verdict_time_s = lk_model_time_s(m, from[i] - 1);
+    }
+    free(open);
+    out->verdict_snaps = run_from;
+    out->verdict_time_s = lk_model_time_s(m, run_from - 1);
+    free(tmp);
+    free(from);
     return 0;
 }
 
@@ -255,6 +448,7 @@ int
 lk_verdict_analyze(const struct lk_model *m, struct lk_analysis *out)
 {
     memset(out, 0, sizeof *out);
+    out->verdict_time_s = -1;
     struct scratch *w = malloc(sizeof *w);
     out->sites = calloc(m->nsites ? m->nsites : 1, sizeof *out->sites);
     if (!w || !out->sites)
@@ -283,43 +477,27 @@ lk_verdict_analyze(const struct lk_model *m, struct lk_analysis *out)
             fit_proc(m, LK_PROC_HEAP_LIVE, w, &p->heap) < 0)
             goto nomem;
     }
+    out->material_bytes = material_of(m, n);
+    if (m->info.sample_bytes)
+        out->sampling_sd_bytes = sqrt((double)m->info.sample_bytes * (double)out->material_bytes);
 
-    /* Growth is material above 64 KiB or 1% of the peak heap, whichever is
-     * smaller, but never below the floor. Without a heap total, the sum of
-     * the sites' peaks stands in for it. */
-    double peak_heap = (double)p->heap_peak;
-    if (peak_heap == 0)
-        for (size_t i = 0; i < m->nsites; i++)
-            peak_heap += (double)m->sites[i].peak_live_bytes;
-    double mat = LK_VERDICT_MATERIAL_FRAC * peak_heap;
-    if (mat > LK_VERDICT_MATERIAL_BYTES)
-        mat = LK_VERDICT_MATERIAL_BYTES;
-    if (mat < LK_VERDICT_MATERIAL_FLOOR)
-        mat = LK_VERDICT_MATERIAL_FLOOR;
-    out->material_bytes = (uint64_t)mat;
-
+    /* Sites, by model index first (time_to_verdict compares by index),
+     * then ranked. */
+    if (n && judge_prefix(m, n, w, out->sites, &out->verdict) < 0)
+        goto nomem;
+    if (!n)
+        out->verdict = LK_VERDICT_UNKNOWN;
     for (size_t i = 0; i < m->nsites; i++) {
         struct lk_site_verdict *v = &out->sites[i];
-        if (judge(m, i, out->material_bytes, w, v) < 0)
-            goto nomem;
         out->counts[v->verdict]++;
         if (v->verdict == LK_VERDICT_LEAK)
             out->leak_rate += v->rate;
         if (v->verdict == LK_VERDICT_GROWING)
             out->growing_rate += v->rate;
     }
+    if (time_to_verdict(m, w, out) < 0)
+        goto nomem;
     qsort(out->sites, out->nsites, sizeof *out->sites, cmp_verdict);
-
-    if (n < LK_VERDICT_MIN_SNAPS)
-        out->verdict = LK_VERDICT_UNKNOWN;
-    else if (out->counts[LK_VERDICT_LEAK])
-        out->verdict = LK_VERDICT_LEAK;
-    else if (out->counts[LK_VERDICT_GROWING])
-        out->verdict = LK_VERDICT_GROWING;
-    else if (out->counts[LK_VERDICT_BOUNDED])
-        out->verdict = LK_VERDICT_BOUNDED;
-    else
-        out->verdict = LK_VERDICT_STABLE;
 
     /* RSS that grows significantly and materially while the tracked heap
      * accounts for less than half of it: memory outside malloc, or kept by
@@ -331,6 +509,8 @@ lk_verdict_analyze(const struct lk_model *m, struct lk_analysis *out)
                               rss_growth >= (double)out->material_bytes &&
                               rss_growth - heap_growth >= 0.5 * rss_growth;
     }
+    if (n && lk_procsplit_analyze(m, out->material_bytes, &p->split) < 0)
+        goto nomem;
     free(w);
     return 0;
 nomem:

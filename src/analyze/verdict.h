@@ -1,7 +1,9 @@
-/* A first, heuristic verdict per allocation site and for the process, from
- * a loaded recording. The rules and thresholds are in docs/VERDICTS.md; the
- * full verdict engine (RSS decomposition, time to limit) is later work, so
- * every result carries its evidence for the reader to judge. */
+/* The verdict per allocation site and for the run, from a loaded
+ * recording: a robust trend of live bytes, the survival of early cohorts,
+ * whether growth goes on at the end, and how early in the run the verdict
+ * was reached. The process level (RSS split, retention, time to limit) is
+ * procsplit.h. Rules and thresholds are in docs/VERDICTS.md; every result
+ * carries its evidence for the reader to judge. */
 #ifndef LK_VERDICT_H
 #define LK_VERDICT_H
 
@@ -9,6 +11,7 @@
 #include <stdint.h>
 
 #include "model.h"
+#include "procsplit.h"
 #include "trend.h"
 
 enum lk_verdict {
@@ -27,8 +30,13 @@ enum lk_verdict {
 #define LK_VERDICT_MATERIAL_FRAC 0.01   /* ...as is growth of this part of the peak heap */
 #define LK_VERDICT_MATERIAL_FLOOR 4096  /* but never less than this */
 #define LK_VERDICT_TAIL_FRAC 0.25       /* last third's slope / whole slope: still growing */
-#define LK_VERDICT_SURVIVAL_LEAK 0.9    /* survival of early cohorts for LEAK */
+#define LK_VERDICT_TAIL_P 0.05          /* and the last third's own Mann–Kendall p below this */
+#define LK_VERDICT_SURVIVAL_LEAK 0.9    /* survival of early cohorts for LEAK (upper bound) */
+#define LK_VERDICT_SURVIVAL_MIN 0.5     /* and its point estimate at least this */
+#define LK_VERDICT_Z99 2.326347874      /* one-sided 99% normal quantile for that bound */
 #define LK_VERDICT_TEMP_END_FRAC 0.1    /* end live <= this part of the peak: TEMPORARY */
+#define LK_VERDICT_PREFIXES 24          /* prefixes re-judged for the time to verdict */
+#define LK_VERDICT_SAMPLE_MATERIAL 2    /* sampled: growth below this many intervals is noise */
 
 struct lk_site_verdict {
     size_t site; /* index into model->sites */
@@ -43,11 +51,21 @@ struct lk_site_verdict {
     uint64_t live_count_start, live_count_end;
     uint64_t peak_live_bytes;
     uint64_t allocs, frees, alloc_bytes; /* since start, at the last snapshot */
-    double survival;                     /* retention of first-half cohorts relative to later ones,
-                                            in [0, 1]; < 0 unknown (docs/VERDICTS.md) */
-    double survival_early;               /* live/born of the first-half cohorts */
+    double survival;                     /* of the early cohorts' blocks live at the middle of
+                                            the run, the part live at its end, in [0, 1];
+                                            < 0 unknown (docs/VERDICTS.md) */
+    double survival_hi;                  /* its one-sided 99% upper bound */
+    double survival_early;               /* live/born of the early cohorts at the end */
+    uint64_t early_born;                 /* blocks born in the first quarter's cohorts */
+    uint64_t early_live_mid;             /* of them, live at the middle of the run */
+    uint64_t early_live;                 /* and live at its end */
     int survival_from_cohorts;           /* 0: both estimated as live_count / allocs */
+    int late;                            /* decided on the last third alone (a late leak) */
     const char *why;                     /* a short static phrase: the rule that decided */
+    /* Time to verdict: the shortest checked prefix of the run from which on
+     * this verdict held at every checked prefix up to the whole run. */
+    double verdict_time_s; /* its last snapshot's time since start; < 0 unknown */
+    size_t verdict_snaps;  /* snapshots in that prefix */
 };
 
 struct lk_proc_summary {
@@ -58,9 +76,10 @@ struct lk_proc_summary {
     struct lk_trend rss;           /* RSS over seconds: slope in bytes/s */
     uint64_t heap_start, heap_end; /* tracked live heap, bytes */
     uint64_t heap_peak;
-    struct lk_trend heap;   /* tracked live heap over seconds */
-    uint64_t allocs, frees; /* tracked, at the last snapshot */
-    int rss_outside_heap;   /* RSS grows materially while the tracked heap does not */
+    struct lk_trend heap;      /* tracked live heap over seconds */
+    uint64_t allocs, frees;    /* tracked, at the last snapshot */
+    int rss_outside_heap;      /* RSS grows materially while the tracked heap does not */
+    struct lk_procsplit split; /* RSS split, process verdict, time to limit */
 };
 
 struct lk_analysis {
@@ -74,10 +93,19 @@ struct lk_analysis {
     size_t nsites;
     struct lk_site_verdict *sites; /* ranked: LEAK and GROWING first, then by rate
                                       and growth, descending */
+    double verdict_time_s;         /* time to the run's verdict (see lk_site_verdict); < 0
+                                      when UNKNOWN */
+    size_t verdict_snaps;
+    size_t nprefixes;         /* prefixes judged to find those times */
+    double sampling_sd_bytes; /* sampled recordings: per-site noise of live bytes at the
+                                 material threshold, bytes; 0 unsampled */
 };
 
-/* Judges every site of m. 0, or -ENOMEM. Cost: O(changes) per site plus a
- * bounded Theil–Sen fit for the few sites whose growth is material. */
+/* Judges every site of m, then the same on up to LK_VERDICT_PREFIXES
+ * prefixes of the run to find how early each verdict was reached, and
+ * splits process memory. 0, or -ENOMEM. Cost: per prefix, O(log changes)
+ * per site plus two bounded Theil–Sen fits for each site whose growth is
+ * material. */
 int lk_verdict_analyze(const struct lk_model *m, struct lk_analysis *out);
 
 void lk_verdict_free(struct lk_analysis *a);

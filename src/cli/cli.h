@@ -11,6 +11,7 @@
 int lk_cmd_run(int argc, char **argv);
 int lk_cmd_report(int argc, char **argv);
 int lk_cmd_dump(int argc, char **argv);
+int lk_cmd_check(int argc, char **argv);
 
 /* Report options shared by `report` and `run` (which reports at the end). */
 struct lk_report_opts {

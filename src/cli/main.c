@@ -19,6 +19,9 @@ static const struct command commands[] = {
      "run a command under the agent, then report"},
     {"report", lk_cmd_report, "report [--json] [--top N] [--frames N] [--all] FILE",
      "verdict, suspects and stacks of a recording"},
+    {"check", lk_cmd_check,
+     "check [--max-growth RATE] [--duration S] -- CMD [ARGS...]",
+     "CI gate: exit 1 when CMD leaks, 0 when not, 2 when undecided"},
     {"dump", lk_cmd_dump, "dump [-v] FILE", "every record of a recording, one per line"},
 };
 

@@ -200,6 +200,74 @@ trend_fields(FILE *out, int *f, const char *rate, const char *ci, const char *pv
     num(out, t->p);
 }
 
+static const char *const part_key[LK_SPLIT_NPARTS] = {
+    "rss",          "heap",        "allocator_free", "allocator_overhead", "outside_malloc",
+    "tracked_mmap", "file_backed",
+};
+
+/* The process split (procsplit.h) as fields of the "process" object. */
+static void
+split(FILE *out, int *f, const struct lk_procsplit *sp)
+{
+    key(out, f, "verdict");
+    str(out, lk_proc_verdict_name(sp->verdict));
+    key(out, f, "why");
+    str(out, sp->why);
+    key(out, f, "advice");
+    fputc('[', out);
+    for (size_t i = 0; i < sp->nadvice; i++) {
+        fputs(i ? "," : "", out);
+        str(out, sp->advice[i]);
+    }
+    fputc(']', out);
+    key(out, f, "material_bytes");
+    u64(out, sp->material);
+    key(out, f, "parts");
+    fputc('{', out);
+    for (int i = 0; i < LK_SPLIT_NPARTS; i++) {
+        const struct lk_split_series *s = &sp->part[i];
+        int g = 1;
+        fprintf(out, "%s\"%s\":{", i ? "," : "", part_key[i]);
+        key(out, &g, "recorded");
+        fputs(s->recorded ? "true" : "false", out);
+        if (s->recorded) {
+            key(out, &g, "start");
+            u64(out, s->start);
+            key(out, &g, "end");
+            u64(out, s->end);
+            key(out, &g, "peak");
+            u64(out, s->peak);
+            trend_fields(out, &g, "rate_bytes_per_s", "rate_ci", "p_value", &s->t);
+        }
+        fputc('}', out);
+    }
+    fputc('}', out);
+    key(out, f, "retention");
+    fprintf(out,
+            "{\"heap_drop\":%llu,\"rss_kept\":%llu,\"free_held\":%llu,\"releasable_top\":%llu}",
+            (unsigned long long)sp->heap_drop, (unsigned long long)sp->rss_kept,
+            (unsigned long long)sp->free_held, (unsigned long long)sp->releasable);
+    key(out, f, "threads");
+    u64(out, sp->threads);
+    key(out, f, "time_to_limit");
+    fputs("{\"limit_kind\":", out);
+    str(out, sp->limit_kind == LK_LIMIT_CGROUP     ? "cgroup"
+             : sp->limit_kind == LK_LIMIT_PHYSICAL ? "physical"
+                                                   : NULL);
+    fputs(",\"limit\":", out);
+    u64(out, sp->limit);
+    fputs(",\"usage\":", out);
+    u64(out, sp->usage);
+    fputs(",\"rate_bytes_per_s\":", out);
+    num(out, sp->rss_rate);
+    fputs(",\"seconds\":", out);
+    if (sp->time_to_limit_s >= 0)
+        num(out, sp->time_to_limit_s);
+    else
+        fputs("null", out);
+    fputc('}', out);
+}
+
 static void
 process(FILE *out, const struct lk_analysis *a)
 {
@@ -226,6 +294,7 @@ process(FILE *out, const struct lk_analysis *a)
     u64(out, p->frees);
     key(out, &f, "rss_outside_heap");
     fputs(p->rss_outside_heap ? "true" : "false", out);
+    split(out, &f, &p->split);
     fputc('}', out);
 }
 
@@ -269,6 +338,17 @@ site(FILE *out, const struct lk_model *m, const struct lk_site_verdict *v,
     str(out, v->why);
     key(out, &f, "kind");
     str(out, s->kind == LK_KIND_MMAP ? "mmap" : "heap");
+    key(out, &f, "kind_label");
+    str(out, s->kind == LK_KIND_MMAP ? "anonymous mmap" : "heap");
+    key(out, &f, "late_leak");
+    fputs(v->late ? "true" : "false", out);
+    key(out, &f, "verdict_time_s");
+    if (v->verdict_time_s >= 0 && v->verdict != LK_VERDICT_UNKNOWN)
+        num(out, v->verdict_time_s);
+    else
+        fputs("null", out);
+    key(out, &f, "verdict_snapshots");
+    u64(out, v->verdict_snaps);
     key(out, &f, "fitted");
     fputs(v->fitted ? "true" : "false", out);
     key(out, &f, "rate_bytes_per_s");
@@ -319,6 +399,15 @@ site(FILE *out, const struct lk_model *m, const struct lk_site_verdict *v,
         num(out, v->survival_early);
     else
         fputs("null", out);
+    key(out, &f, "survival_hi");
+    if (v->survival >= 0)
+        num(out, v->survival_hi);
+    else
+        fputs("null", out);
+    key(out, &f, "cohorts");
+    fprintf(out, "{\"early_born\":%llu,\"early_live_mid\":%llu,\"early_live\":%llu}",
+            (unsigned long long)v->early_born, (unsigned long long)v->early_live_mid,
+            (unsigned long long)v->early_live);
     key(out, &f, "survival_from_cohorts");
     fputs(v->survival_from_cohorts ? "true" : "false", out);
     size_t total = 0, n = 0;
@@ -361,6 +450,15 @@ lk_render_json(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
     key(out, &f, "summary");
     lk_render_summary(line, sizeof line, m, a);
     str(out, line);
+    key(out, &f, "verdict_time_s");
+    if (a->verdict != LK_VERDICT_UNKNOWN && a->verdict_time_s >= 0)
+        num(out, a->verdict_time_s);
+    else
+        fputs("null", out);
+    key(out, &f, "verdict_snapshots");
+    u64(out, a->verdict_snaps);
+    key(out, &f, "prefixes_checked");
+    u64(out, a->nprefixes);
     key(out, &f, "leak_rate_bytes_per_s");
     num(out, a->leak_rate);
     key(out, &f, "growing_rate_bytes_per_s");

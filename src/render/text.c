@@ -36,7 +36,7 @@ lk_render_bytes(char *buf, size_t cap, double bytes)
 static char *
 rate_str(char *buf, size_t cap, double rate)
 {
-    char b[32];
+    char b[24]; /* "-1023.9 PiB" at most, so "+...B/s" fits a 32-byte buf */
     snprintf(buf, cap, "%s%s/s", rate > 0 ? "+" : "", lk_render_bytes(b, sizeof b, rate));
     return buf;
 }
@@ -94,7 +94,7 @@ lk_render_summary(char *buf, size_t cap, const struct lk_model *m, const struct 
         break;
     case LK_VERDICT_UNKNOWN:
         snprintf(buf, cap,
-                 "Not enough data: %zu %s over %s; a verdict needs at least %d "
+                 "Not enough data yet: %zu %s over %s; a verdict needs at least %d "
                  "(run longer or lower the period)",
                  m->nsnaps, plural(m->nsnaps, "snapshot", "snapshots"),
                  duration_str(d, sizeof d, a->proc.duration_s), LK_VERDICT_MIN_SNAPS);
@@ -185,7 +185,7 @@ print_site(FILE *out, const struct lk_model *m, const struct lk_site_verdict *v,
     char a[32], b[32], c[32], d[32];
     const struct lk_model_site *s = &m->sites[v->site];
     fprintf(out, "#%zu %s  site %llu%s  %s", rank, lk_verdict_name(v->verdict),
-            (unsigned long long)v->id, s->kind == LK_KIND_MMAP ? " (mmap)" : "",
+            (unsigned long long)v->id, s->kind == LK_KIND_MMAP ? " (anonymous mmap)" : "",
             rate_str(a, sizeof a, v->rate));
     if (v->fitted)
         fprintf(out, " (95%% CI %s .. %s, p %s %.2g)", rate_str(b, sizeof b, v->rate_lo),
@@ -200,30 +200,107 @@ print_site(FILE *out, const struct lk_model *m, const struct lk_site_verdict *v,
             (unsigned long long)v->live_count_start, (unsigned long long)v->live_count_end,
             lk_render_bytes(c, sizeof c, (double)v->peak_live_bytes), (unsigned long long)v->allocs,
             (unsigned long long)v->frees);
-    if (v->survival >= 0)
-        fprintf(out, "; survival %.0f%%%s", 100 * v->survival,
-                v->survival_from_cohorts ? "" : " (estimated from counts)");
     fputc('\n', out);
+    if (v->survival >= 0 && v->survival_from_cohorts)
+        fprintf(out,
+                "   survival %.0f%% (99%% bound %.0f%%): of %llu blocks born in the first quarter, "
+                "%llu were live at mid-run, %llu are now\n",
+                100 * v->survival, 100 * v->survival_hi, (unsigned long long)v->early_born,
+                (unsigned long long)v->early_live_mid, (unsigned long long)v->early_live);
+    else if (v->survival >= 0)
+        fprintf(out, "   survival %.0f%% (estimated from counts: no cohorts recorded)\n",
+                100 * v->survival);
     if (v->fitted)
         fprintf(out, "   last third of the run: %s; ", rate_str(d, sizeof d, v->tail_rate));
     else
         fputs("   ", out);
     fprintf(out, "%s\n", v->why ? v->why : "");
+    if (v->verdict_time_s >= 0 && v->verdict != LK_VERDICT_UNKNOWN)
+        fprintf(out, "   %s since %s (snapshot %zu of %zu)\n", lk_verdict_name(v->verdict),
+                duration_str(d, sizeof d, v->verdict_time_s), v->verdict_snaps, m->nsnaps);
     print_stack(out, m, v, sym, maxf);
     fputc('\n', out);
+}
+
+/* "12 min 3 s", or "more than a year". */
+static char *
+eta_str(char *buf, size_t cap, double s)
+{
+    if (s > 365.0 * 86400)
+        snprintf(buf, cap, "more than a year");
+    else
+        duration_str(buf, cap, s);
+    return buf;
+}
+
+static void
+print_process(FILE *out, const struct lk_model *m, const struct lk_analysis *a)
+{
+    char b1[32], b2[32], b3[32], d[48];
+    const struct lk_proc_summary *p = &a->proc;
+    const struct lk_procsplit *sp = &p->split;
+    fprintf(out, "Process memory: %s\n", lk_proc_verdict_name(sp->verdict));
+    fprintf(out, "   %s\n", sp->why ? sp->why : "");
+    for (int i = 0; i < LK_SPLIT_NPARTS; i++) {
+        const struct lk_split_series *s = &sp->part[i];
+        if (!s->recorded) {
+            fprintf(out, "   %-19s not recorded\n", lk_split_part_name((enum lk_split_part)i));
+            continue;
+        }
+        fprintf(out, "   %-19s %10s -> %-10s peak %-10s %s\n",
+                lk_split_part_name((enum lk_split_part)i),
+                lk_render_bytes(b1, sizeof b1, (double)s->start),
+                lk_render_bytes(b2, sizeof b2, (double)s->end),
+                lk_render_bytes(b3, sizeof b3, (double)s->peak), rate_str(d, sizeof d, s->t.slope));
+    }
+    if (sp->verdict == LK_PROC_RETENTION)
+        fprintf(out,
+                "   the live heap fell by %s from its peak while RSS kept %s; the allocator "
+                "holds %s free, %s of it releasable at the top of the heap\n",
+                lk_render_bytes(b1, sizeof b1, (double)sp->heap_drop),
+                lk_render_bytes(b2, sizeof b2, (double)sp->rss_kept),
+                lk_render_bytes(b3, sizeof b3, (double)sp->free_held),
+                lk_render_bytes(d, sizeof d, (double)sp->releasable));
+    for (size_t i = 0; i < sp->nadvice; i++)
+        fprintf(out, "   advice: %s\n", sp->advice[i]);
+    fprintf(out, "   allocations   %llu, frees %llu\n", (unsigned long long)p->allocs,
+            (unsigned long long)p->frees);
+    if (!sp->has_smaps)
+        fprintf(out, "   time to limit: not recorded (the recording predates cgroup and MemTotal "
+                     "fields)\n");
+    else if (sp->limit_kind == LK_LIMIT_NONE)
+        fprintf(out, "   time to limit: no cgroup limit or MemTotal recorded\n");
+    else if (sp->time_to_limit_s < 0)
+        fprintf(out, "   time to limit: RSS does not grow (limit %s, %s used)\n",
+                lk_render_bytes(b1, sizeof b1, (double)sp->limit),
+                lk_render_bytes(b2, sizeof b2, (double)sp->usage));
+    else
+        fprintf(out, "   time to limit: %s at %s reaches the %s of %s (%s used now)\n",
+                eta_str(d, sizeof d, sp->time_to_limit_s), rate_str(b3, sizeof b3, sp->rss_rate),
+                sp->limit_kind == LK_LIMIT_CGROUP ? "cgroup limit" : "physical memory",
+                lk_render_bytes(b1, sizeof b1, (double)sp->limit),
+                lk_render_bytes(b2, sizeof b2, (double)sp->usage));
+    (void)m;
 }
 
 int
 lk_render_text(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
                struct lk_symbolizer *sym, const struct lk_render_opts *opts)
 {
-    char line[512], b1[32], b2[32], b3[32], d[48];
+    char line[512], b1[32], d[48];
     size_t top = opts && opts->top > 0 ? (size_t)opts->top : LK_RENDER_TOP;
     size_t maxf = opts && opts->frames > 0 ? (size_t)opts->frames : LK_RENDER_FRAMES;
     int all = opts && opts->all;
 
     lk_render_summary(line, sizeof line, m, a);
-    fprintf(out, "%s\n\n", line);
+    fprintf(out, "%s\n", line);
+    if (a->verdict != LK_VERDICT_UNKNOWN && a->verdict_time_s >= 0)
+        fprintf(out,
+                "Time to verdict: %s (the verdict held at every one of %zu checked points from "
+                "snapshot %zu of %zu on)\n",
+                duration_str(d, sizeof d, a->verdict_time_s), a->nprefixes, a->verdict_snaps,
+                m->nsnaps);
+    fputc('\n', out);
 
     /* What was recorded. */
     fprintf(out, "recording %s: ", m->name);
@@ -268,25 +345,7 @@ lk_render_text(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
     }
 
     /* Process memory. */
-    const struct lk_proc_summary *p = &a->proc;
-    fprintf(out, "Process memory\n");
-    fprintf(out, "   RSS           %10s -> %-10s peak %-10s %s\n",
-            lk_render_bytes(b1, sizeof b1, (double)p->rss_start),
-            lk_render_bytes(b2, sizeof b2, (double)p->rss_end),
-            lk_render_bytes(b3, sizeof b3, (double)p->rss_peak),
-            rate_str(d, sizeof d, p->rss.slope));
-    fprintf(out, "   tracked heap  %10s -> %-10s peak %-10s %s\n",
-            lk_render_bytes(b1, sizeof b1, (double)p->heap_start),
-            lk_render_bytes(b2, sizeof b2, (double)p->heap_end),
-            lk_render_bytes(b3, sizeof b3, (double)p->heap_peak),
-            rate_str(d, sizeof d, p->heap.slope));
-    fprintf(out, "   allocations   %llu, frees %llu\n", (unsigned long long)p->allocs,
-            (unsigned long long)p->frees);
-    if (p->rss_outside_heap)
-        fprintf(out,
-                "   RSS grows %s while the tracked heap grows %s: memory outside malloc "
-                "(mmap, another allocator) or kept by the allocator\n",
-                rate_str(b1, sizeof b1, p->rss.slope), rate_str(b2, sizeof b2, p->heap.slope));
+    print_process(out, m, a);
     if (m->has_end) {
         static const char *const why[] = {"exited", "killed by a signal", "exec'd",
                                           "agent stopped"};

@@ -227,6 +227,23 @@ test_series(void **state)
     assert_int_equal(s1->hist[4], 3);
     assert_int_equal(s2->born[0], 2);
 
+    /* cohorts as of any snapshot: the site's latest entry at or before it */
+    struct lk_model_cohorts c;
+    assert_int_equal(lk_model_cohorts(s2, 0, &c), 0);
+    assert_int_equal(c.n, 0);
+    assert_int_equal(lk_model_cohorts(s1, 0, &c), 1);
+    assert_int_equal(c.n, 3);
+    assert_int_equal(c.born[0], 1);
+    assert_int_equal(lk_model_cohorts(s1, 2, &c), 1); /* absent from 2: as of 1 */
+    assert_int_equal(c.born[0], 2);
+    assert_int_equal(c.live_bytes[0], 200);
+    assert_int_equal(lk_model_cohorts(s1, 3, &c), 1);
+    assert_int_equal(c.born[0], 3);
+    assert_int_equal(c.live_count[0], 1);
+    assert_int_equal(lk_model_cohorts(s2, 3, &c), 1);
+    assert_int_equal(c.born[0], 2);
+    assert_int_equal(m.snaps[0].nproc, LK_PROC_NFIELDS);
+
     assert_int_equal(m.nnotes, 1);
     assert_string_equal(m.notes[0].text, "dropped a snapshot");
     assert_int_equal(m.notes[0].level, LK_NOTE_WARN);
