@@ -30,6 +30,7 @@ struct lk_site {
     atomic_uint_least64_t died_bytes[LK_COHORTS]; /* bytes freed (and unmapped in part) */
     atomic_uint_least64_t hist[LK_SIZE_CLASSES];  /* allocations per size class */
     uint64_t last_allocs, last_frees, last_died_bytes; /* as last written (snapshot thread) */
+    uint64_t last_live_bytes, last_live_count;
     uintptr_t frames[];                           /* return addresses, innermost first */
 };
 

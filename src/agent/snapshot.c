@@ -17,6 +17,11 @@
 #include "site_table.h"
 #include "sys.h"
 
+#define LK_REFRESH_EVERY 60    /* snapshots between two that list every changed site */
+#define LK_MATERIAL_BYTES 1024
+#define LK_MATERIAL_BLOCKS 16
+#define LK_MATERIAL_FRACTION 64
+
 static int
 grow_mmap(struct lk_writer *w, size_t need)
 {
@@ -107,6 +112,26 @@ trim(const uint64_t *a, const uint64_t *b, const uint64_t *c, size_t n)
     return n;
 }
 
+/* A site's entry is written when its live memory moved materially since its
+ * last entry, and on every LK_REFRESH_EVERY-th snapshot when anything
+ * changed at all. Churn around a stable live set is then not written each
+ * period, which is what keeps a steady server's recording small whatever
+ * its allocation rate (DESIGN.md: under 1 MB per hour): live bytes must move
+ * by LK_MATERIAL_BYTES or 1/LK_MATERIAL_FRACTION of themselves, or the live
+ * count by LK_MATERIAL_BLOCKS or the same fraction. A leak of 1 KiB/s is
+ * thus written about every second; quantization of a site's series stays
+ * below the larger of 1 KiB and 1.6%. */
+static int
+material(const struct lk_site *s, const struct lk_site_stats *st)
+{
+    uint64_t b = st->f[LK_SITE_LIVE_BYTES], c = st->f[LK_SITE_LIVE_COUNT];
+    uint64_t db = b > s->last_live_bytes ? b - s->last_live_bytes : s->last_live_bytes - b;
+    uint64_t dc = c > s->last_live_count ? c - s->last_live_count : s->last_live_count - c;
+    uint64_t tb = s->last_live_bytes / LK_MATERIAL_FRACTION, tc = s->last_live_count / LK_MATERIAL_FRACTION;
+    return db >= (tb > LK_MATERIAL_BYTES ? tb : LK_MATERIAL_BYTES) ||
+           dc >= (tc > LK_MATERIAL_BLOCKS ? tc : LK_MATERIAL_BLOCKS);
+}
+
 struct classes {
     uint64_t count[LK_SIZE_CLASSES]; /* live heap blocks per size class */
     uint64_t bytes[LK_SIZE_CLASSES];
@@ -149,12 +174,14 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
 
     uint64_t proc[LK_PROC_NFIELDS] = {0};
     struct classes cl = {{0}, {0}};
+    int refresh = full || r->final || r->seq % LK_REFRESH_EVERY == 0;
     struct lk_site_stats st;
     lk_procmem_read(proc, r->final);
     proc[LK_PROC_UNTRACKED] = untracked_frees;
     /* Live size classes come from a walk of the live map, one shard lock at a
      * time, rather than from shared counters on the allocation path. */
-    lk_live_map_foreach(count_class, &cl);
+    if (refresh)
+        lk_live_map_foreach(count_class, &cl);
     /* Totals are summed from the sites for the same reason. */
     for (uint32_t id = 1; id <= r->stacks_written; id++) {
         struct lk_site *s = lk_site_get(id);
@@ -169,8 +196,11 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
         proc[LK_PROC_ALLOCS] += st.f[LK_SITE_ALLOCS];
         proc[LK_PROC_FREES] += st.f[LK_SITE_FREES];
     }
+    /* Classes go out on refresh snapshots only; nclasses 0 means "as before",
+     * so an empty heap is written as one class (0, 0). */
+    size_t ncl = trim(cl.count, cl.bytes, NULL, LK_SIZE_CLASSES);
     lk_write_snapshot_begin(&r->w, r->seq, now, period, proc, LK_PROC_NFIELDS, cl.count, cl.bytes,
-                            trim(cl.count, cl.bytes, NULL, LK_SIZE_CLASSES));
+                            refresh ? (ncl ? ncl : 1) : 0);
     for (uint32_t id = 1; id <= r->stacks_written; id++) {
         struct lk_site *s = lk_site_get(id);
         lk_site_read(s, &st);
@@ -178,6 +208,8 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
         if (!full && allocs == s->last_allocs && frees == s->last_frees &&
             st.died_bytes == s->last_died_bytes)
             continue;
+        if (!full && !refresh && !material(s, &st))
+            continue; /* churn around the same live set: not worth a line */
         uint64_t lb[LK_COHORTS];
         for (unsigned k = 0; k < LK_COHORTS; k++)
             lb[k] = st.live_bytes[k];
@@ -187,6 +219,8 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
         s->last_allocs = allocs;
         s->last_frees = frees;
         s->last_died_bytes = st.died_bytes;
+        s->last_live_bytes = st.f[LK_SITE_LIVE_BYTES];
+        s->last_live_count = st.f[LK_SITE_LIVE_COUNT];
     }
     lk_write_snapshot_end(&r->w);
     r->seq++;

@@ -300,8 +300,13 @@ load_snapshot(struct lk_model *m, size_t *capsnaps, size_t *capsites, const stru
     o->period = sn.period;
     o->nproc = sn.nproc;
     memcpy(o->proc, sn.proc, sizeof o->proc);
-    memcpy(o->class_count, sn.class_count, sizeof o->class_count);
-    memcpy(o->class_bytes, sn.class_bytes, sizeof o->class_bytes);
+    if (sn.nclasses == 0 && m->nsnaps > 0) { /* "as before" (format 1.2) */
+        memcpy(o->class_count, m->snaps[m->nsnaps - 1].class_count, sizeof o->class_count);
+        memcpy(o->class_bytes, m->snaps[m->nsnaps - 1].class_bytes, sizeof o->class_bytes);
+    } else {
+        memcpy(o->class_count, sn.class_count, sizeof o->class_count);
+        memcpy(o->class_bytes, sn.class_bytes, sizeof o->class_bytes);
+    }
     uint32_t idx = (uint32_t)m->nsnaps;
     m->nsnaps++;
 

@@ -154,6 +154,7 @@ lk_snapshot_decode(const uint8_t *p, size_t n, struct lk_snapshot *out)
     uint64_t ncls = lk_dec_count(&d, 2);
     if (!d.err && ncls > LK_SIZE_CLASSES)
         d.err = -LK_ECORRUPT;
+    out->nclasses = ncls;
     for (uint64_t i = 0; i < ncls && !d.err; i++) {
         out->class_count[i] = lk_dec_u64(&d);
         out->class_bytes[i] = lk_dec_u64(&d);

@@ -14,7 +14,7 @@
 #define LK_MAGIC "LKSCOPE"     /* 8 bytes with its NUL */
 #define LK_MAGIC_LEN 8
 #define LK_VERSION_MAJOR 1     /* readers reject other majors */
-#define LK_VERSION_MINOR 1     /* readers accept any minor of their major */
+#define LK_VERSION_MINOR 2     /* readers accept any minor of their major */
 #define LK_FILE_HEADER_LEN 16  /* magic, major u16, minor u16, flags u32 */
 #define LK_FRAME_HEAD 5        /* type u8 + length u32 */
 #define LK_FRAME_TAIL 4        /* crc32 u32 */
@@ -182,6 +182,7 @@ struct lk_snapshot {
     uint64_t period;  /* period index at the snapshot */
     uint64_t proc[LK_PROC_NFIELDS]; /* missing fields read as 0 */
     uint64_t nproc;   /* fields present in the file */
+    uint64_t nclasses; /* classes present; 0 = as in the previous snapshot (1.2) */
     uint64_t class_count[LK_SIZE_CLASSES]; /* live blocks per size class */
     uint64_t class_bytes[LK_SIZE_CLASSES];
     struct lk_dec sites; /* cursor at the first site entry */

@@ -51,10 +51,12 @@ for f in failures:
 PY
 }
 
+# Leaky runs last 5 s at the default 250 ms period: about 20 snapshots, so the
+# verdict does not hinge on the few snapshots a loaded CI machine can drop.
 cd "$T"
 export TMPDIR=$T/tmp
 mkdir "$TMPDIR"
-if check leak 1 --junit "$T/leak.xml" -- "$P/leak_simple" 4; then
+if check leak 1 --junit "$T/leak.xml" -- "$P/leak_simple" 5; then
     grep -q 'leakscope check: FAIL' "$T/leak.out" || fail "leak: no FAIL line"
     grep -A1 'FAIL' "$T/leak.out" | grep -q 'leak_request' || fail "leak: leak_request not named"
     grep -q '^ *leak_request .*leak_simple.c' "$T/leak.out" || fail "leak: no stack in the report"
@@ -68,7 +70,7 @@ fi
 
 # The leak grows about 0.5 MiB/s; a threshold above it passes, below it fails.
 check above 0 --max-growth 20MiB/s --junit "$T/above.xml" -- "$P/leak_simple" 3 && junit "$T/above.xml" 0
-check below 1 --max-growth 1KB/s -- "$P/leak_simple" 3
+check below 1 --max-growth 1KB/s -- "$P/leak_simple" 5
 check badrate 2 --max-growth fast -- true
 
 # Cannot run: a missing command, no command; cannot decide: too short a run.
@@ -89,7 +91,7 @@ elapsed=$(($(date +%s) - start))
 [ "$elapsed" -lt 30 ] || fail "duration: check took ${elapsed}s for --duration 6"
 
 # -o keeps the recording; `report` reads it.
-check keep 1 -o "$T/kept.lsr" -- "$P/leak_simple" 3
+check keep 1 -o "$T/kept.lsr" -- "$P/leak_simple" 5
 [ -s "$T/kept.lsr" ] && "$L" report "$T/kept.lsr" >/dev/null 2>&1 || fail "keep: no readable recording"
 # Without -o the recording lived in $TMPDIR and is gone.
 [ -z "$(ls -A "$TMPDIR")" ] || fail "left behind in TMPDIR: $(ls "$TMPDIR")"

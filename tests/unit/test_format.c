@@ -723,7 +723,7 @@ test_header_errors(void **state)
     lk_writer_init(&w, h, sizeof h, NULL, NULL);
     lk_writer_file_header(&w);
     assert_int_equal(w.len, LK_FILE_HEADER_LEN);
-    assert_memory_equal(h, "LKSCOPE\0\x01\0\x01\0\0\0\0\0", 16); /* version 1.1 */
+    assert_memory_equal(h, "LKSCOPE\0\x01\0\x02\0\0\0\0\0", 16); /* version 1.2 */
 
     /* a bare header is a valid, empty recording */
     assert_int_equal(open_bytes(h, sizeof h, &r), 0);
