@@ -63,6 +63,8 @@ usage(FILE *f)
             "                       %d s later, and judge what was recorded\n"
             "  --period MS          snapshot period (default %d; a verdict needs %d snapshots)\n"
             "  --depth N            stack frames per allocation site (1-%d, default 32)\n"
+            "  --sample SIZE        track a Poisson sample, one per SIZE bytes on average\n"
+            "                       (e.g. 512K; weighted back up, docs/SAMPLING.md)\n"
             "  --junit FILE         also write the outcome as JUnit XML\n"
             "  -o, --output FILE    keep the recording in FILE (default: a temporary file,\n"
             "                       removed afterwards)\n"
@@ -181,6 +183,12 @@ parse_args(int argc, char **argv, struct check_opts *o)
                              v);
                 return 2;
             }
+        } else if ((v = lk_cli_opt_value(argc, argv, &i, NULL, "--sample", &missing))) {
+            if (lk_cli_check_size(v) < 0) {
+                lk_cli_error("check: --sample %s: expected a size in bytes such as 524288 or 512K", v);
+                return 2;
+            }
+            o->l.sample = v;
         } else if ((v = lk_cli_opt_value(argc, argv, &i, NULL, "--depth", &missing))) {
             if (lk_cli_parse_uint(v, 1, LK_MAX_FRAMES, &o->l.depth) < 0) {
                 lk_cli_error("check: --depth %s: expected a number of frames from 1 to %d", v,

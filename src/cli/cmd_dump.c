@@ -135,8 +135,10 @@ lk_cmd_dump(int argc, char **argv)
         } else if (rec.type == LK_REC_INFO) {
             struct lk_info in;
             if (lk_info_decode(rec.payload, rec.len, &in) == 0)
-                printf(" pid=%" PRIu64 " period=%" PRIu64 "ms depth=%" PRIu64 " exe=%.*s",
-                       in.pid, in.period_ms, in.depth, (int)in.exe.n, (const char *)in.exe.p);
+                printf(" pid=%" PRIu64 " period=%" PRIu64 "ms depth=%" PRIu64 " sample=%" PRIu64
+                       " flags=0x%" PRIx64 " exe=%.*s",
+                       in.pid, in.period_ms, in.depth, in.sample_bytes, in.flags, (int)in.exe.n,
+                       (const char *)in.exe.p);
         } else if (rec.type == LK_REC_END) {
             struct lk_end en;
             if (lk_end_decode(rec.payload, rec.len, &en) == 0)

@@ -37,6 +37,8 @@ usage(FILE *f)
             "  -f, --force          replace FILE if it exists\n"
             "  --period MS          snapshot period in milliseconds (default %d, min 10)\n"
             "  --depth N            stack frames per allocation site (1-%d, default 32)\n"
+            "  --sample SIZE        track a Poisson sample, one per SIZE bytes on average\n"
+            "                       (e.g. 512K; weighted back up, docs/SAMPLING.md)\n"
             "  --status-every S     seconds between status lines (default %d, 0 = none)\n"
             "  -q, --quiet          no status line\n"
             "  --no-report          record only; do not report at the end\n"
@@ -83,6 +85,12 @@ parse_args(int argc, char **argv, struct run_opts *o)
                 lk_cli_error("run: --period %s: expected milliseconds between 10 and 86400000", v);
                 return 2;
             }
+        } else if ((v = lk_cli_opt_value(argc, argv, &i, NULL, "--sample", &missing))) {
+            if (lk_cli_check_size(v) < 0) {
+                lk_cli_error("run: --sample %s: expected a size in bytes such as 524288 or 512K", v);
+                return 2;
+            }
+            o->l.sample = v;
         } else if ((v = lk_cli_opt_value(argc, argv, &i, NULL, "--depth", &missing))) {
             if (lk_cli_parse_uint(v, 1, LK_MAX_FRAMES, &o->l.depth) < 0) {
                 lk_cli_error("run: --depth %s: expected a number of frames from 1 to %d", v,

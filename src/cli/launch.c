@@ -62,6 +62,23 @@ lk_cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned 
     return 0;
 }
 
+int
+lk_cli_check_size(const char *s)
+{
+    const char *p = s;
+    while (*p >= '0' && *p <= '9')
+        p++;
+    if (p == s || p - s > 12)
+        return -1;
+    if (*p && strchr("kKmMgG", *p))
+        p++;
+    if (p[0] == 'i' && p[1] == 'B')
+        p += 2;
+    else if (*p == 'B')
+        p++;
+    return *p ? -1 : 0;
+}
+
 static uint64_t
 now_ns(void)
 {
@@ -643,6 +660,8 @@ set_env(const char *agent, const char *out_abs, const struct lk_launch_opts *o)
         snprintf(buf, sizeof buf, "%u", o->depth);
         rc |= setenv("LEAKSCOPE_DEPTH", buf, 1);
     }
+    if (o->sample)
+        rc |= setenv("LEAKSCOPE_SAMPLE", o->sample, 1);
     rc |= setenv("LEAKSCOPE_QUIET", "1", 1);
     return rc ? -1 : 0;
 }

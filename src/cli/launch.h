@@ -14,6 +14,7 @@ struct lk_launch_opts {
     int force;           /* replace an existing file at out */
     unsigned period_ms;  /* LEAKSCOPE_PERIOD_MS */
     unsigned depth;      /* LEAKSCOPE_DEPTH, 0 = the agent's default */
+    const char *sample;  /* LEAKSCOPE_SAMPLE, checked by lk_cli_check_size; NULL = inherit */
     unsigned status_s;   /* seconds between status lines, 0 = none */
     int quiet;           /* no "recording to" line */
     unsigned duration_s; /* > 0: SIGTERM the command after this many seconds, then
@@ -49,6 +50,9 @@ const char *lk_cli_opt_value(int argc, char **argv, int *i, const char *shrt, co
 
 /* A decimal unsigned in [min, max] into *out; 0, or -1 when s is not one. */
 int lk_cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned *out);
+/* A size as the agent reads LEAKSCOPE_SAMPLE: digits with an optional K, M
+ * or G (and "iB" or "B"). 0 when well-formed. */
+int lk_cli_check_size(const char *s);
 
 /* strerror(err) with a lower-case first letter, to end a sentence with.
  * Returns a static buffer. */
