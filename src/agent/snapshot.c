@@ -17,7 +17,7 @@
 #include "site_table.h"
 #include "sys.h"
 
-#define LK_REFRESH_EVERY 60    /* snapshots between two that list every changed site */
+#define LK_REFRESH_EVERY 600   /* snapshots between two that list every changed site */
 #define LK_MATERIAL_BYTES 1024
 #define LK_MATERIAL_BLOCKS 16
 #define LK_MATERIAL_FRACTION 64
