@@ -128,6 +128,7 @@ track(void *p, size_t size, enum lk_kind kind, uintptr_t pc, uintptr_t sp)
     struct lk_live_info old;
     int saved = errno;
     lk_guard = 1;
+    lk_live_map_prefetch((uintptr_t)p);
     struct lk_site *s = lk_stack_cache_site(pc, sp, kind, opts.depth);
     if (s) {
         uint32_t per = atomic_load_explicit(&period, memory_order_relaxed);

@@ -46,8 +46,8 @@ static struct shard shards[NSHARDS];
  * every free -- is answered by one load instead of a lock and a probe. An
  * insert increments before the block is handed to the program, so any thread
  * that later frees it sees a non-zero count. */
-#define FILTER_BITS 16
-static _Atomic unsigned char *filter;
+_Atomic unsigned char *lk_live_map_filter;
+#define filter lk_live_map_filter
 static struct lk_lock big_lock = LK_LOCK_INIT;
 static struct big bigs[NBIG];
 static atomic_size_t total;
@@ -71,16 +71,10 @@ home_of(uint64_t a, uint64_t h, size_t mask)
     return ((size_t)(h >> 8) + (size_t)(a & 63)) & mask;
 }
 
-static inline size_t
-filter_slot(uint64_t a)
-{
-    return (size_t)((a * 0x9e3779b97f4a7c15ull) >> (64 - FILTER_BITS));
-}
-
 static void
 filter_add(uint64_t a, int delta)
 {
-    _Atomic unsigned char *c = &filter[filter_slot(a)];
+    _Atomic unsigned char *c = &filter[lk_live_map_filter_slot(a)];
     unsigned char v = atomic_load_explicit(c, memory_order_relaxed);
     for (;;) {
         if (v == 255)
@@ -94,18 +88,10 @@ filter_add(uint64_t a, int delta)
 }
 
 int
-lk_live_map_maybe(uintptr_t addr)
-{
-    if (!filter)
-        return 1;
-    return atomic_load_explicit(&filter[filter_slot(addr >> 4)], memory_order_relaxed) != 0;
-}
-
-int
 lk_live_map_init(int use_filter)
 {
     if (use_filter && !filter) {
-        filter = lk_sys_mmap((size_t)1 << FILTER_BITS);
+        filter = lk_sys_mmap((size_t)1 << LK_FILTER_BITS);
         if (!filter)
             return -ENOMEM;
     }
@@ -169,6 +155,17 @@ big_take(uintptr_t addr)
         }
     lk_unlock(&big_lock);
     return size;
+}
+
+void
+lk_live_map_prefetch(uintptr_t addr)
+{
+    uint64_t a = addr >> 4;
+    uint64_t h = granule_hash(a);
+    const struct shard *sh = &shards[h & (NSHARDS - 1)];
+    const struct entry *tab = sh->tab; /* racy read: a hint, never dereferenced here */
+    if (tab)
+        __builtin_prefetch(&tab[home_of(a, h, sh->cap - 1)], 1, 1);
 }
 
 int

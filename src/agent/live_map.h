@@ -6,6 +6,7 @@
 #ifndef LK_LIVE_MAP_H
 #define LK_LIVE_MAP_H
 
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -20,9 +21,27 @@ struct lk_live_info {
  * -ENOMEM. */
 int lk_live_map_init(int use_filter);
 
+/* The counting filter of sampled mode (live_map.c), inline for the free
+ * path: NULL in full tracking. */
+#define LK_FILTER_BITS 16
+extern _Atomic unsigned char *lk_live_map_filter;
+
+static inline size_t
+lk_live_map_filter_slot(uint64_t a)
+{
+    return (size_t)((a * 0x9e3779b97f4a7c15ull) >> (64 - LK_FILTER_BITS));
+}
+
 /* 0 when addr is certainly not in the map (one load, no lock), 1 when it may
  * be. Always 1 without the filter. */
-int lk_live_map_maybe(uintptr_t addr);
+static inline int
+lk_live_map_maybe(uintptr_t addr)
+{
+    _Atomic unsigned char *f = lk_live_map_filter;
+    if (!f)
+        return 1;
+    return atomic_load_explicit(&f[lk_live_map_filter_slot(addr >> 4)], memory_order_relaxed) != 0;
+}
 
 /* Records a block. 0; 1 when the address was already tracked (its free was
  * missed) and *replaced holds the old entry, which the caller must account
@@ -31,6 +50,11 @@ int lk_live_map_maybe(uintptr_t addr);
  * shard cannot grow. Costs a hash, a lock, a probe. */
 int lk_live_map_insert(uintptr_t addr, uint64_t size, uint32_t site, uint32_t period,
                        struct lk_live_info *replaced);
+
+/* Starts loading the table slot where addr will go, so that the cache miss
+ * of a large live set overlaps the stack walk that precedes the insert. A
+ * hint only: no lock, nothing read. */
+void lk_live_map_prefetch(uintptr_t addr);
 
 /* Removes a block: 1 with *out filled, 0 when the address is not tracked. */
 int lk_live_map_remove(uintptr_t addr, struct lk_live_info *out);

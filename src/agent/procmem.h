@@ -15,7 +15,8 @@ void lk_procmem_init(void);
  * cgroup files and mallinfo2(); leaves the others. Snapshot thread only:
  * mallinfo2 takes every arena's lock, smaps_rollup walks the page tables
  * (about 1 ms per GB resident). mallinfo2 is rate-limited by its own cost
- * (its previous values are repeated meanwhile) unless force is set. */
+ * (its previous values are repeated meanwhile); force asks for fresh values
+ * unless the latest call was slow (over 2 ms). */
 void lk_procmem_read(uint64_t proc[LK_PROC_NFIELDS], int force);
 
 #endif
