@@ -12,7 +12,9 @@
 #include "base/err.h"
 #include "base/fmt.h"
 #include "modules.h"
+#include "arena.h"
 #include "live_map.h"
+#include "unwind.h"
 #include "procmem.h"
 #include "site_table.h"
 #include "sys.h"
@@ -177,6 +179,8 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
     int refresh = full || r->final || r->seq % LK_REFRESH_EVERY == 0;
     struct lk_site_stats st;
     lk_procmem_read(proc, r->final);
+    proc[LK_PROC_AGENT] = lk_arena_mapped() + lk_live_map_bytes() + lk_unwind_bytes() +
+                          (uint64_t)lk_site_count() * sizeof(void *) + r->w.cap;
     proc[LK_PROC_UNTRACKED] = untracked_frees;
     /* Live size classes come from a walk of the live map, one shard lock at a
      * time, rather than from shared counters on the allocation path. */

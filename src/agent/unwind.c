@@ -281,6 +281,13 @@ lk_unwind_reset_locks(void)
     lk_lock_reset(&table_lock);
 }
 
+size_t
+lk_unwind_bytes(void)
+{
+    struct pc_table *t = atomic_load_explicit(&table, memory_order_relaxed);
+    return t ? (t->mask + 1) * sizeof t->e[0] : 0;
+}
+
 void
 lk_unwind_stats(uint64_t *fast, uint64_t *slow)
 {

@@ -38,6 +38,9 @@ size_t lk_unwind_walk(uintptr_t pc, uintptr_t sp, uintptr_t *pcs, uintptr_t *sps
 /* Fork child: the forking thread may have held the table lock. */
 void lk_unwind_reset_locks(void);
 
+/* Bytes of the current frame-size table. */
+size_t lk_unwind_bytes(void);
+
 /* Counters for the benchmark and tests: walks answered from the table, and
  * walks that needed libunwind. */
 void lk_unwind_stats(uint64_t *fast, uint64_t *slow);

@@ -71,10 +71,12 @@ part_value(const struct lk_model_snap *s, enum lk_split_part p, int smaps)
     case LK_SPLIT_OUTSIDE:
         /* Anonymous resident memory that neither malloc's footprint nor a
          * tracked mapping explains: other allocators, untracked mmaps,
-         * thread stacks, the agent's own tables. Without smaps (format
-         * 1.0) RSS stands in, file pages included. The footprint is
-         * virtual, so the difference is clamped at 0. */
-        return sub0(smaps ? f[LK_PROC_ANON] : f[LK_PROC_RSS], footprint + f[LK_PROC_MMAP_LIVE]);
+         * thread stacks; not the agent's own tables, which it reports
+         * since format 1.2. Without smaps (format 1.0) RSS stands in,
+         * file pages included. The footprint is virtual, so the
+         * difference is clamped at 0. */
+        return sub0(smaps ? f[LK_PROC_ANON] : f[LK_PROC_RSS],
+                    footprint + f[LK_PROC_MMAP_LIVE] + f[LK_PROC_AGENT]);
     case LK_SPLIT_MMAP:
         return f[LK_PROC_MMAP_LIVE];
     case LK_SPLIT_FILE:
@@ -82,6 +84,13 @@ part_value(const struct lk_model_snap *s, enum lk_split_part p, int smaps)
     default:
         return 0;
     }
+}
+
+uint64_t
+lk_procsplit_value(const struct lk_model *m, const struct lk_procsplit *sp, size_t snap,
+                   enum lk_split_part p)
+{
+    return snap < m->nsnaps ? part_value(&m->snaps[snap], p, sp->has_smaps) : 0;
 }
 
 static int
@@ -269,8 +278,8 @@ lk_procsplit_analyze(const struct lk_model *m, uint64_t material, struct lk_proc
     o->verdict = LK_PROC_HEAP;
     o->why = cand[0].why;
     /* The tracked heap wins when it explains a large share of the growth:
-     * the sites then say where it goes, and the rest (the agent's own
-     * tables count as outside malloc) grows along with it. */
+     * the sites then say where it goes, and the rest (allocator overhead,
+     * pages of code touched for the first time) grows along with it. */
     const struct lk_split_series *hp = &o->part[LK_SPLIT_HEAP];
     double rg = (double)rss->end - (double)rss->start;
     if ((double)hp->end - (double)hp->start >= LK_SPLIT_HEAP_SHARE * rg)

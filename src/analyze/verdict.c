@@ -230,8 +230,13 @@ judge(const struct lk_model *m, size_t i, size_t n, uint64_t material, struct sc
         int sig_whole = v->trend.p < LK_VERDICT_P_MAX && v->trend.slope_lo > 0;
         int sig_tail =
             tail.p < LK_VERDICT_P_MAX && tail.slope_lo > 0 && tail_growth >= (double)material;
+        /* A last third of fewer than LK_VERDICT_TAIL_MIN_POINTS snapshots
+         * cannot reach p < LK_VERDICT_TAIL_P even when perfectly monotone
+         * (4 points: p >= 0.089): there its slope alone decides, or a short
+         * run's steady leak would pass for one that stopped. */
+        int tail_testable = n - from >= LK_VERDICT_TAIL_MIN_POINTS;
         int still = tail.slope > 0 && tail.slope > LK_VERDICT_TAIL_FRAC * v->trend.slope &&
-                    tail.s > 0 && tail.p < LK_VERDICT_TAIL_P;
+                    (!tail_testable || (tail.s > 0 && tail.p < LK_VERDICT_TAIL_P));
         if ((sig_whole || sig_tail) && still) {
             int late = !sig_whole;
             v->late = late;

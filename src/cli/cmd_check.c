@@ -145,19 +145,16 @@ parse_args(int argc, char **argv, struct check_opts *o)
         }
         if (a[0] != '-' || !a[1])
             break; /* the command starts here; "--" is optional */
+        int r = lk_launch_parse_opt("check", argc, argv, &i, &o->l);
+        if (r == 2)
+            return 2;
+        if (r == 1)
+            continue;
         if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 1;
         } else if (!strcmp(a, "-q") || !strcmp(a, "--quiet")) {
             quiet = 1;
-        } else if (!strcmp(a, "-f") || !strcmp(a, "--force")) {
-            o->l.force = 1;
-        } else if ((v = lk_cli_opt_value(argc, argv, &i, "-o", "--output", &missing))) {
-            if (!*v) {
-                lk_cli_error("check: -o needs a file name");
-                return 2;
-            }
-            o->l.out = v;
         } else if ((v = lk_cli_opt_value(argc, argv, &i, NULL, "--junit", &missing))) {
             if (!*v) {
                 lk_cli_error("check: --junit needs a file name");
@@ -175,29 +172,6 @@ parse_args(int argc, char **argv, struct check_opts *o)
         } else if ((v = lk_cli_opt_value(argc, argv, &i, NULL, "--duration", &missing))) {
             if (lk_cli_parse_uint(v, 1, 30 * 86400, &o->l.duration_s) < 0) {
                 lk_cli_error("check: --duration %s: expected whole seconds, at least 1", v);
-                return 2;
-            }
-        } else if ((v = lk_cli_opt_value(argc, argv, &i, NULL, "--period", &missing))) {
-            if (lk_cli_parse_uint(v, 10, 86400000, &o->l.period_ms) < 0) {
-                lk_cli_error("check: --period %s: expected milliseconds between 10 and 86400000",
-                             v);
-                return 2;
-            }
-        } else if ((v = lk_cli_opt_value(argc, argv, &i, NULL, "--sample", &missing))) {
-            if (lk_cli_check_size(v) < 0) {
-                lk_cli_error("check: --sample %s: expected a size in bytes such as 524288 or 512K", v);
-                return 2;
-            }
-            o->l.sample = v;
-        } else if ((v = lk_cli_opt_value(argc, argv, &i, NULL, "--depth", &missing))) {
-            if (lk_cli_parse_uint(v, 1, LK_MAX_FRAMES, &o->l.depth) < 0) {
-                lk_cli_error("check: --depth %s: expected a number of frames from 1 to %d", v,
-                             LK_MAX_FRAMES);
-                return 2;
-            }
-        } else if ((v = lk_cli_opt_value(argc, argv, &i, NULL, "--status-every", &missing))) {
-            if (lk_cli_parse_uint(v, 0, 86400, &o->l.status_s) < 0) {
-                lk_cli_error("check: --status-every %s: expected seconds (0 turns it off)", v);
                 return 2;
             }
         } else if (missing) {

@@ -107,6 +107,52 @@ fmt_bytes(char *buf, size_t cap, double v)
 
 /* ---- options ---------------------------------------------------------- */
 
+int
+lk_launch_parse_opt(const char *verb, int argc, char **argv, int *i, struct lk_launch_opts *o)
+{
+    const char *a = argv[*i], *v;
+    int missing = 0;
+    if (!strcmp(a, "-f") || !strcmp(a, "--force")) {
+        o->force = 1;
+    } else if ((v = lk_cli_opt_value(argc, argv, i, "-o", "--output", &missing))) {
+        if (!*v) {
+            lk_cli_error("%s: -o needs a file name", verb);
+            return 2;
+        }
+        o->out = v;
+    } else if ((v = lk_cli_opt_value(argc, argv, i, NULL, "--period", &missing))) {
+        if (lk_cli_parse_uint(v, 10, 86400000, &o->period_ms) < 0) {
+            lk_cli_error("%s: --period %s: expected milliseconds between 10 and 86400000", verb,
+                         v);
+            return 2;
+        }
+    } else if ((v = lk_cli_opt_value(argc, argv, i, NULL, "--sample", &missing))) {
+        if (lk_cli_check_size(v) < 0) {
+            lk_cli_error("%s: --sample %s: expected a size in bytes such as 524288 or 512K", verb,
+                         v);
+            return 2;
+        }
+        o->sample = v;
+    } else if ((v = lk_cli_opt_value(argc, argv, i, NULL, "--depth", &missing))) {
+        if (lk_cli_parse_uint(v, 1, LK_MAX_FRAMES, &o->depth) < 0) {
+            lk_cli_error("%s: --depth %s: expected a number of frames from 1 to %d", verb, v,
+                         LK_MAX_FRAMES);
+            return 2;
+        }
+    } else if ((v = lk_cli_opt_value(argc, argv, i, NULL, "--status-every", &missing))) {
+        if (lk_cli_parse_uint(v, 0, 86400, &o->status_s) < 0) {
+            lk_cli_error("%s: --status-every %s: expected seconds (0 turns it off)", verb, v);
+            return 2;
+        }
+    } else if (missing) {
+        lk_cli_error("%s: %s needs a value", verb, a);
+        return 2;
+    } else {
+        return 0;
+    }
+    return 1;
+}
+
 /* Value of an option given as "--name VALUE" or "--name=VALUE"; NULL when
  * argv[*i] is not this option. Advances *i past a separate value. */
 const char *

@@ -50,6 +50,12 @@ const char *lk_cli_opt_value(int argc, char **argv, int *i, const char *shrt, co
 
 /* A decimal unsigned in [min, max] into *out; 0, or -1 when s is not one. */
 int lk_cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned *out);
+/* The options run and check share: -f/--force, -o/--output, --period,
+ * --sample, --depth, --status-every, at argv[*i] (advanced past a separate
+ * value). 1 when it took one, 0 when argv[*i] is none of them, 2 after
+ * printing "VERB: what was wrong". */
+int lk_launch_parse_opt(const char *verb, int argc, char **argv, int *i, struct lk_launch_opts *o);
+
 /* A size as the agent reads LEAKSCOPE_SAMPLE: digits with an optional K, M
  * or G (and "iB" or "B"). 0 when well-formed. */
 int lk_cli_check_size(const char *s);

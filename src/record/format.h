@@ -65,6 +65,8 @@ enum lk_proc_field {
     LK_PROC_CG_USAGE,    /* cgroup v2 memory.current in bytes, 0 = unknown */
     LK_PROC_MEM_TOTAL,   /* /proc/meminfo MemTotal in bytes */
     LK_PROC_THREADS,     /* threads in the process */
+    /* since 1.2 */
+    LK_PROC_AGENT,       /* bytes of the agent's own tables (its anonymous memory, about) */
     LK_PROC_NFIELDS
 };
 
