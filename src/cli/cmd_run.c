@@ -13,6 +13,7 @@
 #include "cli.h"
 #include "launch.h"
 #include "record/format.h"
+#include "record/reader.h"
 
 #define DEFAULT_PERIOD_MS 1000
 #define DEFAULT_STATUS_S 5
@@ -91,6 +92,35 @@ parse_args(int argc, char **argv, struct run_opts *o)
     return 0;
 }
 
+/* A recording of a shell (`run -- sh -c 'prog; other'`) describes the shell,
+ * not the programs it started, which were not followed: say so, once. */
+static void
+shell_hint(const char *path, const char *shown)
+{
+    static const char *const shells[] = {"sh", "dash", "bash", "zsh", "ksh", "busybox"};
+    uint8_t *data;
+    size_t len;
+    struct lk_reader r;
+    struct lk_record rec;
+    struct lk_info in;
+    if (lk_cli_read_file(path, &data, &len) < 0)
+        return;
+    if (lk_reader_open(&r, path, data, len) == 0 && lk_reader_next(&r, &rec) == 1 &&
+        rec.type == LK_REC_INFO && lk_info_decode(rec.payload, rec.len, &in) == 0) {
+        size_t b = in.exe.n;
+        while (b > 0 && in.exe.p[b - 1] != '/')
+            b--;
+        for (size_t i = 0; i < sizeof shells / sizeof shells[0]; i++)
+            if (in.exe.n - b == strlen(shells[i]) &&
+                !memcmp(in.exe.p + b, shells[i], in.exe.n - b))
+                lk_cli_error("%s records the shell %.*s; the programs it started were not "
+                             "tracked: run the program itself, or set LEAKSCOPE_FOLLOW_EXEC=1 "
+                             "to record each of them to %s.PID",
+                             shown, (int)in.exe.n, (const char *)in.exe.p, shown);
+    }
+    free(data);
+}
+
 int
 lk_cmd_run(int argc, char **argv)
 {
@@ -124,6 +154,7 @@ lk_cmd_run(int argc, char **argv)
         fflush(stderr);
         lk_cli_report_file(out, &ro, stderr);
     }
+    shell_hint(res.out_abs, out);
     if (WIFSIGNALED(status))
         lk_cli_error("%s was killed by signal %d (%s); recording kept in %s", o.l.cmd[0],
                      WTERMSIG(status), strsignal(WTERMSIG(status)), out);

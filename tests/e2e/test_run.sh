@@ -91,6 +91,11 @@ wait "$pid" || rc=$?
 [ "$rc" -eq 9 ] || fail "forwarded SIGTERM: exit $rc, expected 9"
 [ "$(cat "$T/out")" = TERM ] || fail "forwarded SIGTERM: child printed $(cat "$T/out")"
 
+# A recording of a shell says that the programs it started were not tracked.
+"$L" run -q --no-report -o "$T/sh.lsr" -- sh -c 'true; true' >/dev/null 2>"$T/err" ||
+    fail "run -- sh -c failed"
+grep -q "records the shell .*were not tracked" "$T/err" || fail "no hint that a shell was recorded"
+
 if [ $fails -ne 0 ]; then
     echo "test_run: $fails failure(s)" >&2
     exit 1
