@@ -203,7 +203,7 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
     /* Classes go out on refresh snapshots only; nclasses 0 means "as before",
      * so an empty heap is written as one class (0, 0). */
     size_t ncl = trim(cl.count, cl.bytes, NULL, LK_SIZE_CLASSES);
-    lk_write_snapshot_begin(&r->w, r->seq, now, period, proc, LK_PROC_NFIELDS, cl.count, cl.bytes,
+    lk_write_snapshot_begin(&r->w, r->seq, now, period, proc, LK_PROC_AGENT + 1, cl.count, cl.bytes,
                             refresh ? (ncl ? ncl : 1) : 0);
     for (uint32_t id = 1; id <= r->stacks_written; id++) {
         struct lk_site *s = lk_site_get(id);

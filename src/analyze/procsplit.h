@@ -98,6 +98,12 @@ struct lk_procsplit {
  * handful of bounded Theil–Sen fits. */
 int lk_procsplit_analyze(const struct lk_model *m, uint64_t material, struct lk_procsplit *out);
 
+/* Value of part p at snapshot index snap, bytes, exactly as the split
+ * computed it (sp from lk_procsplit_analyze of m); 0 past the last
+ * snapshot. Read-only, O(1): for charts (render/html.c). */
+uint64_t lk_procsplit_value(const struct lk_model *m, const struct lk_procsplit *sp, size_t snap,
+                            enum lk_split_part p);
+
 /* "ALLOCATOR_RETENTION", "HEAP_GROWTH", ... (the JSON names). */
 const char *lk_proc_verdict_name(enum lk_proc_verdict v);
 

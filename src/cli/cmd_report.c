@@ -12,6 +12,7 @@
 #include "../render/json.h"
 #include "../render/text.h"
 #include "../symbolize/symbolize.h"
+#include "../watch/watch.h"
 #include "cli.h"
 
 static void
@@ -76,8 +77,19 @@ lk_cli_report_file(const char *path, const struct lk_report_opts *opts, FILE *ou
         ro.frames = opts->frames;
         ro.all = opts->all;
     }
-    int rc = opts && opts->json ? lk_render_json(out, &m, &a, sym, &ro)
+    int rc;
+    if (lk_watch_is_watch(&m)) { /* no sites: the process-level watch verdict */
+        struct lk_watch_verdict w;
+        if (lk_watch_analyze(&m, &a, &w) < 0) {
+            lk_cli_error("%s: out of memory while analysing", path);
+            goto out;
+        }
+        rc = opts && opts->json ? lk_watch_render_json(out, &m, &a, &w)
+                                : lk_watch_render_text(out, &m, &a, &w);
+    } else {
+        rc = opts && opts->json ? lk_render_json(out, &m, &a, sym, &ro)
                                 : lk_render_text(out, &m, &a, sym, &ro);
+    }
     if (rc < 0) {
         lk_cli_error("%s: cannot write the report: %s", path, strerror(-rc));
         goto out;

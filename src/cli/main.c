@@ -23,6 +23,14 @@ static const struct command commands[] = {
      "check [--max-growth RATE] [--duration S] -- CMD [ARGS...]",
      "CI gate: exit 1 when CMD leaks, 0 when not, 2 when undecided"},
     {"dump", lk_cmd_dump, "dump [-v] FILE", "every record of a recording, one per line"},
+    {"html", lk_cmd_html, "html [-o OUT.html] FILE",
+     "one self-contained page: charts, flame graphs, evidence"},
+    {"export", lk_cmd_export, "export --format pprof|folded|json [--growth] [-o OUT] FILE",
+     "for pprof, speedscope, flamegraph.pl, scripts"},
+    {"diff", lk_cmd_diff, "diff [--html] [--json] [-o OUT] A B",
+     "compare two recordings site by site (before and after a fix)"},
+    {"watch", lk_cmd_watch, "watch [-o FILE] [--period MS] [--duration S] PID|--cmd CMD...",
+     "no agent: record and judge a process's memory from /proc"},
 };
 
 static void

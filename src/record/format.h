@@ -37,6 +37,7 @@ enum lk_rec_type {
 #define LK_INFO_NOT_INTERPOSED 0x1u /* malloc resolves elsewhere: program has its own allocator */
 #define LK_INFO_FORK_CHILD 0x2u     /* recording of a forked child */
 #define LK_INFO_TRACKS_MMAP 0x4u    /* anonymous mmap is tracked as site kind LK_KIND_MMAP */
+#define LK_INFO_WATCH 0x8u          /* written by `leakscope watch`: no agent, process fields only */
 
 /* STACK kinds */
 enum lk_kind { LK_KIND_HEAP = 0, LK_KIND_MMAP = 1 };
@@ -67,6 +68,11 @@ enum lk_proc_field {
     LK_PROC_THREADS,     /* threads in the process */
     /* since 1.2 */
     LK_PROC_AGENT,       /* bytes of the agent's own tables (its anonymous memory, about) */
+    LK_PROC_MAP_HEAP,    /* resident bytes of [heap] (smaps; written by `watch`) */
+    LK_PROC_MAP_ANON,    /* of other anonymous mappings (mmap'd arenas, managed heaps) */
+    LK_PROC_MAP_STACK,   /* of [stack] and thread stacks */
+    LK_PROC_MAP_FILE,    /* of file-backed mappings */
+    LK_PROC_MAP_OTHER,   /* of [vdso], [vvar] and the rest */
     LK_PROC_NFIELDS
 };
 
