@@ -6,7 +6,12 @@
 #   make test       build, then run every registered test with ctest
 #   make demo       build, then record examples/demo_server.c and report
 #   make install    PREFIX=/usr/local DESTDIR= (agent in PREFIX/lib/leakscope)
-#   make asan       build the asan preset and run the unit tests under it
+#   make asan       build the asan preset (ASan+UBSan) and run the whole suite with its CLI
+#                   and unit tests; the agent preloaded into test programs is the release one
+#   make tsan       build the tsan preset and run the agent's concurrency unit tests
+#   make fuzz       build the libFuzzer targets (clang) and fuzz each FUZZ_TIME s (default 60)
+#   make soak       stress the agent for SOAK_MINUTES (default 10): threads, signals, dlopen,
+#                   forks, in loops (tests/stress/soak.sh)
 #   make bench      build, then the micro and the macro benchmark, quick mode
 #                   (docs/BENCHMARKS.md; BENCH_ARGS= for a full run)
 #   make clean      remove build/
@@ -20,7 +25,7 @@ CC ?= cc
 
 BUILD := build/release
 
-.PHONY: all build deps configure test demo install asan bench clean
+.PHONY: all build deps configure test demo install asan tsan fuzz soak bench clean
 
 all: build
 
@@ -54,10 +59,38 @@ demo: build $(BUILD)/demo_server
 install: build
 	DESTDIR="$(DESTDIR)" $(CMAKE) --install $(BUILD) --prefix "$(PREFIX)"
 
-asan: deps
-	$(CMAKE) --preset asan
+# The whole suite with a sanitized CLI and sanitized unit tests. A sanitized
+# libleakscope.so cannot be preloaded into ordinary programs (the ASan
+# runtime must be the first library loaded), so the script tests preload
+# the release agent into the release test programs, while every leakscope
+# command they run (run, report, dump, html, export, diff) is the ASan+UBSan
+# build. The agent's own code is covered by the unit tests that link it.
+asan: build
+	$(CMAKE) --preset asan -DLK_SCRIPT_AGENT=$(CURDIR)/$(BUILD)/libleakscope.so \
+	    -DLK_SCRIPT_PROGS=$(CURDIR)/$(BUILD)/progs
 	@unset MAKEFLAGS MFLAGS MAKELEVEL; $(CMAKE) --build --preset asan -j $(JOBS)
-	$(CTEST) --test-dir build/asan --output-on-failure -j2 -R '^unit/'
+	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	    $(CTEST) --test-dir build/asan --output-on-failure -j2
+
+# ThreadSanitizer over the agent's concurrent tables (the live map and the
+# site table are hammered from many threads by their unit tests). Warnings
+# are errors in the release build; -fsanitize=thread at -O0 makes GCC warn
+# differently (format-truncation in cmd_check.c), so not here.
+TSAN_TESTS := test_live_map test_site_table
+tsan: deps
+	$(CMAKE) --preset tsan -DLK_WERROR=OFF
+	@unset MAKEFLAGS MFLAGS MAKELEVEL; $(CMAKE) --build --preset tsan -j $(JOBS) \
+	    $(addprefix --target ,$(TSAN_TESTS))
+	TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1:suppressions=$(CURDIR)/tests/tsan.supp \
+	    $(CTEST) --test-dir build/tsan --output-on-failure -R '^unit/($(subst $(eval) ,|,$(TSAN_TESTS)))$$'
+
+FUZZ_TIME ?= 60
+fuzz: deps
+	bash tests/fuzz/run.sh --time $(FUZZ_TIME) --build build/fuzz
+
+SOAK_MINUTES ?= 10
+soak: build
+	bash tests/stress/soak.sh --minutes $(SOAK_MINUTES) $(BUILD)
 
 BENCH_ARGS ?= --quick
 

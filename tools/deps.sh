@@ -7,8 +7,13 @@ set -euo pipefail
 
 # Build: the toolchain and the libraries CMakeLists.txt asks pkg-config for.
 pkgs=(cmake make gcc g++ pkg-config libunwind-dev libdw-dev libelf-dev libcmocka-dev zlib1g-dev)
-# Test: real programs that tests/agent/test_real_programs.sh runs under the agent.
-pkgs+=(python3 perl git sqlite3)
+# Test: real programs that tests/agent/test_real_programs.sh runs under the agent
+# (nodejs may come from another repository as a newer version: any is fine),
+# and the other allocators tests/agent/test_allocators.sh links programs with.
+pkgs+=(python3 perl git sqlite3 nodejs redis-server redis-tools)
+pkgs+=(libjemalloc2 libtcmalloc-minimal4)
+# Fuzzing (tests/fuzz, make fuzz): clang and its libFuzzer/sanitizer runtimes.
+pkgs+=(clang libclang-rt-dev)
 
 missing=()
 if command -v dpkg >/dev/null 2>&1; then

@@ -492,10 +492,20 @@ lk_agent_usable_size(void *p)
     return (head & 2) ? size - 2 * sizeof(size_t) : size - sizeof(size_t);
 }
 
+/* The agent forwards to __libc_malloc, which is glibc's -- unless another
+ * allocator exports that name too (Debian's libtcmalloc does, and then the
+ * blocks are tcmalloc's). malloc_usable_size must come from the same object
+ * as the __libc_malloc the agent calls. */
 static void
 find_libc_usable(void)
 {
-    void *h = dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY);
+    extern void *__libc_malloc(size_t);
+    Dl_info di;
+    void *h = NULL;
+    if (dladdr((void *)&__libc_malloc, &di) && di.dli_fname)
+        h = dlopen(di.dli_fname, RTLD_NOLOAD | RTLD_LAZY);
+    if (!h)
+        h = dlopen("libc.so.6", RTLD_NOLOAD | RTLD_LAZY);
     if (h)
         libc_usable = (size_t(*)(void *))dlsym(h, "malloc_usable_size");
 }
@@ -581,8 +591,6 @@ own(int sig, struct sigaction *old)
 static void
 own_signals(void)
 {
-    real_sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(
-        RTLD_NEXT, "sigaction");
     if (!real_sigaction || !opts.catch_signals)
         return;
     for (size_t i = 0; i < sizeof fatal_sigs / sizeof fatal_sigs[0]; i++) {
@@ -730,6 +738,11 @@ lk_agent_start(void)
     const char *bad;
     uintptr_t lo, hi;
     lk_guard = 1;
+    /* First, whatever happens next: the interposed sigaction() forwards here
+     * even when the agent stays dormant (it used to fail with ENOSYS then). */
+    real_sigaction = (int (*)(int, const struct sigaction *, struct sigaction *))dlsym(
+        RTLD_NEXT, "sigaction");
+    find_libc_usable();
     lk_options_load(&opts, &bad);
     lk_sys_set_quiet(opts.silent);
     if (opts.disabled)
@@ -745,7 +758,6 @@ lk_agent_start(void)
         goto out;
     }
     lk_procmem_init();
-    find_libc_usable();
     lk_sample_mean = opts.sample_bytes;
     page_mask = (size_t)lk_sys_page_size() - 1;
     int quiet_start = 0;
@@ -761,13 +773,19 @@ lk_agent_start(void)
     const char *other = NULL;
     dl_iterate_phdr(other_allocator_cb, &other);
     if (other && interposed) {
-        char msg[LK_PATH_MAX + 256];
+        extern void *__libc_malloc(size_t);
+        Dl_info di;
+        const char *provider = dladdr((void *)&__libc_malloc, &di) && di.dli_fname ? di.dli_fname
+                                                                               : "glibc";
+        char msg[2 * LK_PATH_MAX + 256];
         struct lk_fmt f;
         lk_fmt_init(&f, msg, sizeof msg);
         lk_fmt_str(&f, "the program is linked with ");
         lk_fmt_str(&f, other);
-        lk_fmt_str(&f, "; under the agent its malloc and free are glibc's (tracked), and that "
-                       "allocator's own statistics no longer describe the heap");
+        lk_fmt_str(&f, "; under the agent its malloc and free are tracked and served by ");
+        lk_fmt_str(&f, provider);
+        lk_fmt_str(&f, " (whose __libc_malloc the agent calls); glibc's allocator statistics "
+                       "(mallinfo2) may not describe that heap");
         lk_snapshot_note(&rec, LK_NOTE_WARN, msg);
     }
     if (!interposed) {

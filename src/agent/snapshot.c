@@ -65,7 +65,7 @@ fail(struct lk_recorder *r, int err, const char *what)
 static void
 flush(struct lk_recorder *r)
 {
-    uint64_t dev, ino;
+    uint64_t dev, ino, nlink;
     if (r->fd < 0 || r->w.len == 0) {
         lk_writer_reset(&r->w);
         return;
@@ -75,9 +75,16 @@ flush(struct lk_recorder *r)
         lk_writer_reset(&r->w);
         return;
     }
-    if (lk_sys_fd_identity(r->fd, &dev, &ino) < 0 || dev != r->dev || ino != r->ino) {
+    if (lk_sys_fd_identity(r->fd, &dev, &ino, &nlink) < 0 || dev != r->dev || ino != r->ino) {
         r->fd = -1; /* not ours any more: do not close the program's file */
         lk_sys_log("the recording's file descriptor was closed by the program; recording stopped");
+        lk_writer_reset(&r->w);
+        return;
+    }
+    if (nlink == 0) { /* deleted: writing on would fill the disk with a file nobody can read */
+        lk_sys_log("the recording was deleted; recording stopped, the program continues untouched");
+        lk_sys_close(r->fd);
+        r->fd = -1;
         lk_writer_reset(&r->w);
         return;
     }
@@ -95,7 +102,8 @@ lk_snapshot_open(struct lk_recorder *r, int fd, const struct lk_info *info)
     r->start_ns = lk_sys_now_ns();
     r->full_next = 1;
     lk_writer_init(&r->w, NULL, 0, grow_mmap, NULL);
-    if (lk_sys_fd_identity(fd, &r->dev, &r->ino) < 0) {
+    uint64_t nlink;
+    if (lk_sys_fd_identity(fd, &r->dev, &r->ino, &nlink) < 0) {
         lk_sys_close(fd);
         r->fd = -1;
         return -EBADF;

@@ -139,13 +139,14 @@ lk_sys_rename(const char *from, const char *to)
 }
 
 int
-lk_sys_fd_identity(int fd, uint64_t *dev, uint64_t *ino)
+lk_sys_fd_identity(int fd, uint64_t *dev, uint64_t *ino, uint64_t *nlink)
 {
     struct stat st;
     if (fstat(fd, &st) < 0)
         return -errno;
     *dev = (uint64_t)st.st_dev;
     *ino = (uint64_t)st.st_ino;
+    *nlink = (uint64_t)st.st_nlink;
     return 0;
 }
 

@@ -33,8 +33,8 @@ ssize_t lk_sys_read(int fd, void *buf, size_t n);
 void lk_sys_close(int fd);
 int lk_sys_rename(const char *from, const char *to);
 /* Identity of an open file, to notice that the program closed our fd and
- * reused the number for a file of its own. */
-int lk_sys_fd_identity(int fd, uint64_t *dev, uint64_t *ino);
+ * reused the number for a file of its own; *nlink 0 means it was deleted. */
+int lk_sys_fd_identity(int fd, uint64_t *dev, uint64_t *ino, uint64_t *nlink);
 /* Moves fd to a number >= 100 (close-on-exec) so the host's low fds keep
  * their usual numbers; returns the new fd, or fd itself on failure. */
 int lk_sys_fd_high(int fd);
