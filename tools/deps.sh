@@ -14,9 +14,15 @@ pkgs+=(python3 perl git sqlite3 nodejs redis-server redis-tools)
 pkgs+=(libjemalloc2 libtcmalloc-minimal4)
 # Fuzzing (tests/fuzz, make fuzz): clang and its libFuzzer/sanitizer runtimes.
 pkgs+=(clang libclang-rt-dev)
+# The HTML page in a real browser (tests/e2e/test_html.sh: Debian's Chromium,
+# driven by playwright-core from the npm registry, never a downloaded
+# browser) and the pprof export decoded by protoc-generated code.
+pkgs+=(chromium protobuf-compiler python3-protobuf)
 
 missing=()
 if command -v dpkg >/dev/null 2>&1; then
+    # npm comes with the machine's Node.js here; Debian's package only when it does not.
+    command -v npm >/dev/null 2>&1 || pkgs+=(npm)
     for p in "${pkgs[@]}"; do
         # Installed means "Status: install ok installed", not merely known to dpkg.
         if ! dpkg -s "$p" 2>/dev/null | grep -q '^Status: install ok installed'; then
@@ -40,14 +46,23 @@ else
     exit 0
 fi
 
-[ ${#missing[@]} -eq 0 ] && exit 0
-
-if [ "$(id -u)" -ne 0 ]; then
-    echo "deps: missing packages ${missing[*]}: run 'sudo apt-get install ${missing[*]}' (or 'sudo make deps')." >&2
-    exit 1
+if [ ${#missing[@]} -gt 0 ]; then
+    if [ "$(id -u)" -ne 0 ]; then
+        echo "deps: missing packages ${missing[*]}: run 'sudo apt-get install ${missing[*]}' (or 'sudo make deps')." >&2
+        exit 1
+    fi
+    echo "deps: installing ${missing[*]}" >&2
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q
+    apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
-echo "deps: installing ${missing[*]}" >&2
-export DEBIAN_FRONTEND=noninteractive
-apt-get update -q
-apt-get install -y -q --no-install-recommends "${missing[@]}"
+# playwright-core for the browser test, pinned by tests/browser/package-lock.json
+# (--ignore-scripts: it must not download a browser of its own). Without it
+# the test reports itself skipped.
+browser=$(cd "$(dirname "$0")/../tests/browser" && pwd)
+if [ ! -d "$browser/node_modules/playwright-core" ] && command -v npm >/dev/null 2>&1; then
+    npm ci --prefix "$browser" --ignore-scripts --no-audit --no-fund >/dev/null 2>&1 ||
+        echo "deps: npm ci in tests/browser failed: the browser test will be skipped" >&2
+fi
+exit 0
