@@ -38,26 +38,71 @@ cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* The k-th smallest (0-based) of v[0..n), by quickselect (Hoare partition,
+ * middle pivot): v is permuted so that v[k] holds it, smaller values before
+ * it and larger after. Expected O(n), against O(n log n) for sorting the
+ * 44,850 pairwise slopes of a fit: sorting them took 80% of `report` on a
+ * recording of 3,000 sites over 6 hours. */
 static double
-median_sorted(const double *v, size_t n)
+select_kth(double *v, size_t n, size_t k)
+{
+    ptrdiff_t l = 0, r = (ptrdiff_t)n - 1, kk = (ptrdiff_t)k;
+    while (r > l) { /* Wirth's FIND: pivot v[k], partition, keep the side holding k */
+        double x = v[kk];
+        ptrdiff_t i = l, j = r;
+        do {
+            while (v[i] < x)
+                i++;
+            while (x < v[j])
+                j--;
+            if (i <= j) {
+                double t = v[i];
+                v[i++] = v[j];
+                v[j--] = t;
+            }
+        } while (i <= j);
+        if (j < kk)
+            l = i;
+        if (kk < i)
+            r = j;
+    }
+    return v[k];
+}
+
+/* v[k+1] of the sorted order once select_kth(v, n, k) has run: the smallest
+ * value after position k. */
+static double
+next_after(const double *v, size_t n, size_t k)
+{
+    double m = v[k + 1];
+    for (size_t i = k + 2; i < n; i++)
+        if (v[i] < m)
+            m = v[i];
+    return m;
+}
+
+static double
+median_select(double *v, size_t n)
 {
     if (!n)
         return 0;
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    double a = select_kth(v, n, (n - 1) / 2);
+    return n % 2 ? a : (a + next_after(v, n, (n - 1) / 2)) / 2;
 }
 
 /* The k-th smallest (1-based, fractional k interpolated, clamped) of
- * sorted v[0..n). */
+ * v[0..n), which is permuted. */
 static double
-order_stat(const double *v, size_t n, double k)
+order_stat(double *v, size_t n, double k)
 {
     if (k <= 1)
-        return v[0];
+        return select_kth(v, n, 0);
     if (k >= (double)n)
-        return v[n - 1];
+        return select_kth(v, n, n - 1);
     size_t i = (size_t)floor(k);
     double f = k - (double)i;
-    return v[i - 1] + f * (v[i] - v[i - 1]);
+    double a = select_kth(v, n, i - 1);
+    return f > 0 ? a + f * (next_after(v, n, i - 1) - a) : a;
 }
 
 int
@@ -122,8 +167,7 @@ lk_trend_fit(const double *x, const double *y, size_t n, struct lk_trend *out)
     }
 
     if (ns) {
-        qsort(slopes, ns, sizeof *slopes, cmp_double);
-        out->slope = median_sorted(slopes, ns);
+        out->slope = median_select(slopes, ns);
         /* Sen's interval: with C = z * sqrt(Var S), the bounds are the
          * (N - C)/2-th and ((N + C)/2 + 1)-th of the N ordered slopes. */
         double c = LK_TREND_Z95 * sqrt(var > 0 ? var : 0);
@@ -133,8 +177,7 @@ lk_trend_fit(const double *x, const double *y, size_t n, struct lk_trend *out)
     }
     for (size_t i = 0; i < m; i++)
         tmp[i] = py[i] - out->slope * px[i];
-    qsort(tmp, m, sizeof *tmp, cmp_double);
-    out->intercept = median_sorted(tmp, m);
+    out->intercept = median_select(tmp, m);
     free(slopes);
     free(tmp);
     return 0;

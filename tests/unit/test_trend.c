@@ -179,6 +179,55 @@ test_degenerate(void **state)
     near(lk_trend_pvalue(1.959963984540054), 0.05, 1e-9);
 }
 
+static int
+cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Reference model: the fit's slope and Sen interval computed by sorting all
+ * pairwise slopes, against lk_trend_fit's selection-based ones, on random
+ * series of every size up to the subsampling limit (ties included). */
+static void
+test_selection_matches_sorting(void **state)
+{
+    (void)state;
+    static double x[300], y[300], sl[300 * 299 / 2];
+    unsigned seed = 12345;
+    for (size_t n = 2; n <= 300; n += (n < 20 ? 1 : 37)) {
+        for (size_t i = 0; i < n; i++) {
+            seed = seed * 1103515245u + 12345u;
+            x[i] = (double)i;
+            y[i] = (double)((seed >> 16) % 50) + 0.5 * (double)i; /* many ties */
+        }
+        struct lk_trend t;
+        assert_int_equal(lk_trend_fit(x, y, n, &t), 0);
+        size_t ns = 0;
+        for (size_t i = 0; i < n; i++)
+            for (size_t j = i + 1; j < n; j++)
+                sl[ns++] = (y[j] - y[i]) / (x[j] - x[i]);
+        qsort(sl, ns, sizeof *sl, cmp_dbl);
+        double med = ns % 2 ? sl[ns / 2] : (sl[ns / 2 - 1] + sl[ns / 2]) / 2;
+        assert_true(fabs(t.slope - med) < 1e-9);
+        double c = 1.959963984540054 * sqrt(t.var_s > 0 ? t.var_s : 0), dn = (double)ns;
+        double ks[2] = {(dn - c) / 2, (dn + c) / 2 + 1}, want[2];
+        for (int b = 0; b < 2; b++) {
+            double k = ks[b];
+            if (k <= 1)
+                want[b] = sl[0];
+            else if (k >= dn)
+                want[b] = sl[ns - 1];
+            else {
+                size_t i = (size_t)floor(k);
+                want[b] = sl[i - 1] + (k - (double)i) * (sl[i] - sl[i - 1]);
+            }
+        }
+        assert_true(fabs(t.slope_lo - want[0]) < 1e-9);
+        assert_true(fabs(t.slope_hi - want[1]) < 1e-9);
+    }
+}
+
 int
 main(void)
 {
@@ -190,6 +239,7 @@ main(void)
         cmocka_unit_test(test_noise),
         cmocka_unit_test(test_subsample),
         cmocka_unit_test(test_degenerate),
+        cmocka_unit_test(test_selection_matches_sorting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
