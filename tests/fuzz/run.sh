@@ -45,6 +45,7 @@ if [ -z "$CLANG" ]; then
     exit 77
 fi
 mkdir -p "$build"
+build=$(cd "$build" && pwd) # absolute: a target may change directory (libFuzzer then loses relative paths)
 if ! echo 'int LLVMFuzzerTestOneInput(const char *d, long n) { (void)d; (void)n; return 0; }' |
     "$CLANG" -x c -fsanitize=fuzzer - -o "$build/probe" 2>/dev/null; then
     echo "fuzz: $CLANG cannot link libFuzzer (install libclang-rt-dev); skipped" >&2
