@@ -39,6 +39,23 @@ lk_sys_munmap(void *p, size_t len)
 /* Raw system calls: the agent interposes mmap/munmap/mremap, and glibc's
  * own entry points for them are private, so both the interposers and the
  * agent's own mappings go to the kernel directly. */
+#if defined(__SANITIZE_THREAD__)
+/* ThreadSanitizer builds of the agent's tables (make tsan) link no
+ * interposer: glibc's wrappers are safe there, and TSan must see mappings
+ * come and go, or a reused address looks like memory shared without
+ * synchronization. */
+void *
+lk_sys_raw_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
+{
+    return mmap(addr, len, prot, flags, fd, off);
+}
+
+int
+lk_sys_raw_munmap(void *addr, size_t len)
+{
+    return munmap(addr, len);
+}
+#else
 void *
 lk_sys_raw_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
@@ -51,6 +68,7 @@ lk_sys_raw_munmap(void *addr, size_t len)
 {
     return (int)syscall(SYS_munmap, addr, len);
 }
+#endif
 
 void *
 lk_sys_raw_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new_addr)
