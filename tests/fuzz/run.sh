@@ -37,7 +37,7 @@ while [ $# -gt 0 ]; do
     esac
     shift
 done
-[ ${#targets[@]} -eq 0 ] && targets=(recording options procfs)
+[ ${#targets[@]} -eq 0 ] && targets=(recording options procfs elf)
 
 CLANG=${CLANG:-$(command -v clang || command -v clang-14 || true)}
 if [ -z "$CLANG" ]; then
@@ -70,6 +70,7 @@ lib_sources() {
             grep -v -e '/cli/main\.c$' -e '/cli/cmd_run\.c$' -e '/cli/cmd_check\.c$'
         ls "$src"/tests/fuzz/fuzz_options_run.c "$src"/tests/fuzz/fuzz_options_check.c ;;
     procfs) ls "$src"/src/agent/sys.c "$src"/src/agent/options.c ;;
+    elf) ls "$src"/src/analyze/*.c "$src"/src/symbolize/*.c ;;
     esac
 }
 
