@@ -539,7 +539,12 @@ lk_cmd_check(int argc, char **argv)
                          lk_cli_why(errno));
             return 2;
         }
-        snprintf(tmpfile, sizeof tmpfile, "%s/%.64s.lsr", tmpdir, base);
+        int n = snprintf(tmpfile, sizeof tmpfile, "%s/%.64s.lsr", tmpdir, base);
+        if (n < 0 || (size_t)n >= sizeof tmpfile) {
+            lk_cli_error("%s: the temporary directory's name is too long (set TMPDIR)", tmpdir);
+            rmdir(tmpdir);
+            return 2;
+        }
         o.l.out = tmpfile;
     }
 
