@@ -64,12 +64,14 @@ install: build
 # runtime must be the first library loaded), so the script tests preload
 # the release agent into the release test programs, while every leakscope
 # command they run (run, report, dump, html, export, diff) is the ASan+UBSan
-# build. The agent's own code is covered by the unit tests that link it.
+# build (LEAKSCOPE_AGENT points run and check at the release agent: an ASan
+# agent cannot be preloaded into uninstrumented programs). The agent's own
+# code is covered by the unit tests that link it.
 asan: build
 	$(CMAKE) --preset asan -DLK_SCRIPT_AGENT=$(CURDIR)/$(BUILD)/libleakscope.so \
 	    -DLK_SCRIPT_PROGS=$(CURDIR)/$(BUILD)/progs
 	@unset MAKEFLAGS MFLAGS MAKELEVEL; $(CMAKE) --build --preset asan -j $(JOBS)
-	UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LEAKSCOPE_AGENT=$(CURDIR)/$(BUILD)/libleakscope.so UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(CTEST) --test-dir build/asan --output-on-failure -j2
 
 # ThreadSanitizer over the agent's concurrent tables (the live map and the

@@ -16,70 +16,10 @@
 #include "../analyze/trend.h"
 #include "../watch/watch.h"
 #include "folded.h"
+#include "json.h"
 #include "text.h"
 
 /* ---- escaping -------------------------------------------------------- */
-
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid;
- * *cp gets the code point. */
-static size_t
-utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
-{
-    size_t len;
-    uint32_t min, c;
-    if (p[0] < 0x80) {
-        *cp = p[0];
-        return 1;
-    }
-    if ((p[0] & 0xe0) == 0xc0)
-        len = 2, min = 0x80, c = p[0] & 0x1f;
-    else if ((p[0] & 0xf0) == 0xe0)
-        len = 3, min = 0x800, c = p[0] & 0x0f;
-    else if ((p[0] & 0xf8) == 0xf0)
-        len = 4, min = 0x10000, c = p[0] & 0x07;
-    else
-        return 0;
-    if (len > n)
-        return 0;
-    for (size_t i = 1; i < len; i++) {
-        if ((p[i] & 0xc0) != 0x80)
-            return 0;
-        c = (c << 6) | (p[i] & 0x3f);
-    }
-    if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
-        return 0;
-    *cp = c;
-    return len;
-}
-
-void
-lk_html_json_string(FILE *out, const char *s, size_t n)
-{
-    const unsigned char *p = (const unsigned char *)s;
-    fputc('"', out);
-    for (size_t i = 0; i < n;) {
-        unsigned char ch = p[i];
-        uint32_t cp;
-        if (ch == '"' || ch == '\\') {
-            fputc('\\', out);
-            fputc(ch, out);
-            i++;
-        } else if (ch < 0x20 || ch == 0x7f || ch == '<' || ch == '>' || ch == '&') {
-            fprintf(out, "\\u%04x", ch);
-            i++;
-        } else {
-            size_t k = utf8_seq(p + i, n - i, &cp);
-            if (k == 0)
-                fputs("\\ufffd", out), k = 1;
-            else if (cp == 0x2028 || cp == 0x2029)
-                fprintf(out, "\\u%04x", (unsigned)cp);
-            else
-                fwrite(p + i, 1, k, out);
-            i += k;
-        }
-    }
-    fputc('"', out);
-}
 
 void
 lk_html_text(FILE *out, const char *s, size_t n)
@@ -110,37 +50,6 @@ lk_html_text(FILE *out, const char *s, size_t n)
 }
 
 static void
-jstr(FILE *out, const char *s)
-{
-    if (s)
-        lk_html_json_string(out, s, strlen(s));
-    else
-        fputs("null", out);
-}
-
-static void
-jnum(FILE *out, double v)
-{
-    if (isfinite(v))
-        fprintf(out, "%.6g", v);
-    else
-        fputs("null", out);
-}
-
-static void
-ju64(FILE *out, uint64_t v)
-{
-    fprintf(out, "%llu", (unsigned long long)v);
-}
-
-static void
-jkey(FILE *out, int *first, const char *k)
-{
-    fprintf(out, "%s\"%s\":", *first ? "" : ",", k);
-    *first = 0;
-}
-
-static void
 jseries(FILE *out, const uint64_t *v, size_t n)
 {
     fputc('[', out);
@@ -153,13 +62,13 @@ static void
 jtrend(FILE *out, const struct lk_trend *t)
 {
     fputc('[', out);
-    jnum(out, t->slope);
+    lk_json_num(out, t->slope, 6);
     fputc(',', out);
-    jnum(out, t->slope_lo);
+    lk_json_num(out, t->slope_lo, 6);
     fputc(',', out);
-    jnum(out, t->slope_hi);
+    lk_json_num(out, t->slope_hi, 6);
     fputc(',', out);
-    jnum(out, t->p);
+    lk_json_num(out, t->p, 6);
     fputc(']', out);
 }
 
@@ -296,7 +205,7 @@ tree_json(FILE *out, const struct tree *t, size_t i, uint64_t min, int depth)
     const struct fnode *n = &t->n[i];
     fprintf(out, "[%u,%llu,%llu,", n->name, (unsigned long long)n->bytes,
             (unsigned long long)n->count);
-    jnum(out, n->rate);
+    lk_json_num(out, n->rate, 6);
     fprintf(out, ",%d,[", n->color);
     int first = 1;
     if (depth < LK_FOLDED_MAX_FRAMES)
@@ -335,63 +244,63 @@ meta(struct ctx *c)
     int f = 1;
     char ver[32];
     fputc('{', out);
-    jkey(out, &f, "file");
-    jstr(out, m->name);
-    jkey(out, &f, "format_version");
+    lk_json_key(out, &f, "file");
+    lk_json_str(out, m->name);
+    lk_json_key(out, &f, "format_version");
     snprintf(ver, sizeof ver, "%u.%u", m->major, m->minor);
-    jstr(out, ver);
-    jkey(out, &f, "leakscope_version");
-    jstr(out, LK_VERSION);
-    jkey(out, &f, "exe");
-    lk_html_json_string(out, (const char *)m->info.exe.p, m->info.exe.n);
-    jkey(out, &f, "cmdline");
+    lk_json_str(out, ver);
+    lk_json_key(out, &f, "leakscope_version");
+    lk_json_str(out, LK_VERSION);
+    lk_json_key(out, &f, "exe");
+    lk_json_string(out, (const char *)m->info.exe.p, m->info.exe.n);
+    lk_json_key(out, &f, "cmdline");
     fputc('[', out);
     for (size_t i = 0, start = 0, k = 0; i < m->info.cmdline.n; i++)
         if (m->info.cmdline.p[i] == 0) {
             fputs(k++ ? "," : "", out);
-            lk_html_json_string(out, (const char *)m->info.cmdline.p + start, i - start);
+            lk_json_string(out, (const char *)m->info.cmdline.p + start, i - start);
             start = i + 1;
         }
     fputc(']', out);
-    jkey(out, &f, "pid");
-    ju64(out, m->info.pid);
-    jkey(out, &f, "ppid");
-    ju64(out, m->info.ppid);
-    jkey(out, &f, "arch");
-    lk_html_json_string(out, (const char *)m->info.arch.p, m->info.arch.n);
-    jkey(out, &f, "agent_version");
-    lk_html_json_string(out, (const char *)m->info.agent_version.p, m->info.agent_version.n);
-    jkey(out, &f, "start_realtime_ns");
-    ju64(out, m->info.start_realtime_ns);
-    jkey(out, &f, "period_ms");
-    ju64(out, m->info.period_ms);
-    jkey(out, &f, "depth");
-    ju64(out, m->info.depth);
-    jkey(out, &f, "sample_bytes");
-    ju64(out, m->info.sample_bytes);
-    jkey(out, &f, "page_size");
-    ju64(out, m->info.page_size);
-    jkey(out, &f, "flags");
+    lk_json_key(out, &f, "pid");
+    lk_json_u64(out, m->info.pid);
+    lk_json_key(out, &f, "ppid");
+    lk_json_u64(out, m->info.ppid);
+    lk_json_key(out, &f, "arch");
+    lk_json_string(out, (const char *)m->info.arch.p, m->info.arch.n);
+    lk_json_key(out, &f, "agent_version");
+    lk_json_string(out, (const char *)m->info.agent_version.p, m->info.agent_version.n);
+    lk_json_key(out, &f, "start_realtime_ns");
+    lk_json_u64(out, m->info.start_realtime_ns);
+    lk_json_key(out, &f, "period_ms");
+    lk_json_u64(out, m->info.period_ms);
+    lk_json_key(out, &f, "depth");
+    lk_json_u64(out, m->info.depth);
+    lk_json_key(out, &f, "sample_bytes");
+    lk_json_u64(out, m->info.sample_bytes);
+    lk_json_key(out, &f, "page_size");
+    lk_json_u64(out, m->info.page_size);
+    lk_json_key(out, &f, "flags");
     fprintf(out, "{\"not_interposed\":%s,\"fork_child\":%s,\"tracks_mmap\":%s,\"watch\":%s}",
             m->info.flags & LK_INFO_NOT_INTERPOSED ? "true" : "false",
             m->info.flags & LK_INFO_FORK_CHILD ? "true" : "false",
             m->info.flags & LK_INFO_TRACKS_MMAP ? "true" : "false",
             lk_watch_is_watch(m) ? "true" : "false");
-    jkey(out, &f, "snapshots");
-    ju64(out, m->nsnaps);
-    jkey(out, &f, "duration_s");
-    jnum(out, c->a->proc.duration_s);
-    jkey(out, &f, "sites");
-    ju64(out, m->nsites);
-    jkey(out, &f, "torn");
+    lk_json_key(out, &f, "snapshots");
+    lk_json_u64(out, m->nsnaps);
+    lk_json_key(out, &f, "duration_s");
+    lk_json_num(out, c->a->proc.duration_s, 6);
+    lk_json_key(out, &f, "sites");
+    lk_json_u64(out, m->nsites);
+    lk_json_key(out, &f, "torn");
     fputs(m->torn ? "true" : "false", out);
-    jkey(out, &f, "end");
+    lk_json_key(out, &f, "end");
     if (m->has_end) {
         static const char *const why[] = {"exit", "signal", "exec", "agent"};
         fputs("{\"reason\":", out);
-        jstr(out, m->end.reason < 4 ? why[m->end.reason] : "unknown");
+        lk_json_str(out, m->end.reason < 4 ? why[m->end.reason] : "unknown");
         fprintf(out, ",\"code\":%llu,\"time_s\":", (unsigned long long)m->end.code);
-        jnum(out, (double)m->end.time_ns / 1e9);
+        lk_json_num(out, (double)m->end.time_ns / 1e9, 6);
         fputc('}', out);
     } else {
         fputs("null", out);
@@ -408,69 +317,69 @@ verdict(struct ctx *c)
     char line[512];
     int f = 1;
     fputc('{', out);
-    jkey(out, &f, "verdict");
-    jstr(out, lk_verdict_name(a->verdict));
-    jkey(out, &f, "summary");
+    lk_json_key(out, &f, "verdict");
+    lk_json_str(out, lk_verdict_name(a->verdict));
+    lk_json_key(out, &f, "summary");
     lk_render_summary(line, sizeof line, c->m, a);
-    jstr(out, line);
-    jkey(out, &f, "verdict_time_s");
-    jnum(out, a->verdict != LK_VERDICT_UNKNOWN ? a->verdict_time_s : NAN);
-    jkey(out, &f, "verdict_snapshots");
-    ju64(out, a->verdict_snaps);
-    jkey(out, &f, "leak_rate");
-    jnum(out, a->leak_rate);
-    jkey(out, &f, "growing_rate");
-    jnum(out, a->growing_rate);
-    jkey(out, &f, "material_bytes");
-    ju64(out, a->material_bytes);
-    jkey(out, &f, "counts");
+    lk_json_str(out, line);
+    lk_json_key(out, &f, "verdict_time_s");
+    lk_json_num(out, a->verdict != LK_VERDICT_UNKNOWN ? a->verdict_time_s : NAN, 6);
+    lk_json_key(out, &f, "verdict_snapshots");
+    lk_json_u64(out, a->verdict_snaps);
+    lk_json_key(out, &f, "leak_rate");
+    lk_json_num(out, a->leak_rate, 6);
+    lk_json_key(out, &f, "growing_rate");
+    lk_json_num(out, a->growing_rate, 6);
+    lk_json_key(out, &f, "material_bytes");
+    lk_json_u64(out, a->material_bytes);
+    lk_json_key(out, &f, "counts");
     fputc('{', out);
     for (int v = 0; v <= LK_VERDICT_UNKNOWN; v++)
         fprintf(out, "%s\"%s\":%zu", v ? "," : "", lk_verdict_name((enum lk_verdict)v),
                 a->counts[v]);
     fputc('}', out);
-    jkey(out, &f, "process");
+    lk_json_key(out, &f, "process");
     fputc('{', out);
     int g = 1;
-    jkey(out, &g, "verdict");
-    jstr(out, lk_proc_verdict_name(sp->verdict));
-    jkey(out, &g, "why");
-    jstr(out, sp->why);
-    jkey(out, &g, "advice");
+    lk_json_key(out, &g, "verdict");
+    lk_json_str(out, lk_proc_verdict_name(sp->verdict));
+    lk_json_key(out, &g, "why");
+    lk_json_str(out, sp->why);
+    lk_json_key(out, &g, "advice");
     fputc('[', out);
     for (size_t i = 0; i < sp->nadvice; i++) {
         fputs(i ? "," : "", out);
-        jstr(out, sp->advice[i]);
+        lk_json_str(out, sp->advice[i]);
     }
     fputc(']', out);
-    jkey(out, &g, "rss");
+    lk_json_key(out, &g, "rss");
     fprintf(out, "{\"start\":%llu,\"end\":%llu,\"peak\":%llu,\"trend\":",
             (unsigned long long)a->proc.rss_start, (unsigned long long)a->proc.rss_end,
             (unsigned long long)a->proc.rss_peak);
     jtrend(out, &a->proc.rss);
     fputc('}', out);
-    jkey(out, &g, "heap");
+    lk_json_key(out, &g, "heap");
     fprintf(out, "{\"start\":%llu,\"end\":%llu,\"peak\":%llu,\"trend\":",
             (unsigned long long)a->proc.heap_start, (unsigned long long)a->proc.heap_end,
             (unsigned long long)a->proc.heap_peak);
     jtrend(out, &a->proc.heap);
     fputc('}', out);
-    jkey(out, &g, "allocs");
-    ju64(out, a->proc.allocs);
-    jkey(out, &g, "frees");
-    ju64(out, a->proc.frees);
-    jkey(out, &g, "threads");
-    ju64(out, sp->threads);
-    jkey(out, &g, "limit");
+    lk_json_key(out, &g, "allocs");
+    lk_json_u64(out, a->proc.allocs);
+    lk_json_key(out, &g, "frees");
+    lk_json_u64(out, a->proc.frees);
+    lk_json_key(out, &g, "threads");
+    lk_json_u64(out, sp->threads);
+    lk_json_key(out, &g, "limit");
     fputs("{\"kind\":", out);
-    jstr(out, sp->limit_kind == LK_LIMIT_CGROUP     ? "cgroup"
+    lk_json_str(out, sp->limit_kind == LK_LIMIT_CGROUP     ? "cgroup"
               : sp->limit_kind == LK_LIMIT_PHYSICAL ? "physical"
                                                     : NULL);
     fprintf(out, ",\"limit\":%llu,\"usage\":%llu,\"rate\":", (unsigned long long)sp->limit,
             (unsigned long long)sp->usage);
-    jnum(out, sp->rss_rate);
+    lk_json_num(out, sp->rss_rate, 6);
     fputs(",\"seconds\":", out);
-    jnum(out, sp->time_to_limit_s >= 0 ? sp->time_to_limit_s : NAN);
+    lk_json_num(out, sp->time_to_limit_s >= 0 ? sp->time_to_limit_s : NAN, 6);
     fputs("}}}", out);
 }
 
@@ -497,7 +406,7 @@ memory(struct ctx *c)
             c->buf[i] = lk_procsplit_value(c->m, sp, c->idx[i], (enum lk_split_part)p);
         fprintf(out, "%s{\"key\":\"%s\",\"name\":", first ? "" : ",", key[p]);
         first = 0;
-        jstr(out, lk_split_part_name((enum lk_split_part)p));
+        lk_json_str(out, lk_split_part_name((enum lk_split_part)p));
         fputs(",\"trend\":", out);
         jtrend(out, &sp->part[p].t);
         fputs(",\"v\":", out);
@@ -572,12 +481,12 @@ frame_json(FILE *out, const struct lk_sym_frame *f)
 {
     char name[512];
     fputc('[', out);
-    jstr(out, lk_folded_frame_name(name, sizeof name, f));
+    lk_json_str(out, lk_folded_frame_name(name, sizeof name, f));
     fputc(',', out);
-    jstr(out, f->file);
+    lk_json_str(out, f->file);
     fprintf(out, ",%u,", f->line);
     const char *mod = f->module ? strrchr(f->module, '/') : NULL;
-    jstr(out, mod ? mod + 1 : f->module);
+    lk_json_str(out, mod ? mod + 1 : f->module);
     fprintf(out, ",%d]", f->inlined);
 }
 
@@ -589,32 +498,32 @@ site_json(struct ctx *c, const struct lk_site_verdict *v, int color)
     const struct lk_model_site *s = &m->sites[v->site];
     int f = 1;
     fputc('{', out);
-    jkey(out, &f, "id");
-    ju64(out, v->id);
-    jkey(out, &f, "color");
+    lk_json_key(out, &f, "id");
+    lk_json_u64(out, v->id);
+    lk_json_key(out, &f, "color");
     fprintf(out, "%d", color);
-    jkey(out, &f, "verdict");
-    jstr(out, lk_verdict_name(v->verdict));
-    jkey(out, &f, "why");
-    jstr(out, v->why);
-    jkey(out, &f, "kind");
-    jstr(out, s->kind == LK_KIND_MMAP ? "anonymous mmap" : "heap");
-    jkey(out, &f, "fitted");
+    lk_json_key(out, &f, "verdict");
+    lk_json_str(out, lk_verdict_name(v->verdict));
+    lk_json_key(out, &f, "why");
+    lk_json_str(out, v->why);
+    lk_json_key(out, &f, "kind");
+    lk_json_str(out, s->kind == LK_KIND_MMAP ? "anonymous mmap" : "heap");
+    lk_json_key(out, &f, "fitted");
     fputs(v->fitted ? "true" : "false", out);
-    jkey(out, &f, "rate");
-    jnum(out, v->rate);
-    jkey(out, &f, "ci");
+    lk_json_key(out, &f, "rate");
+    lk_json_num(out, v->rate, 6);
+    lk_json_key(out, &f, "ci");
     fputc('[', out);
-    jnum(out, v->fitted ? v->rate_lo : NAN);
+    lk_json_num(out, v->fitted ? v->rate_lo : NAN, 6);
     fputc(',', out);
-    jnum(out, v->fitted ? v->rate_hi : NAN);
+    lk_json_num(out, v->fitted ? v->rate_hi : NAN, 6);
     fputc(']', out);
-    jkey(out, &f, "p");
-    jnum(out, v->fitted ? v->trend.p : NAN);
-    jkey(out, &f, "tail");
-    jnum(out, v->fitted ? v->tail_rate : NAN);
-    jkey(out, &f, "vt");
-    jnum(out, v->verdict_time_s >= 0 && v->verdict != LK_VERDICT_UNKNOWN ? v->verdict_time_s : NAN);
+    lk_json_key(out, &f, "p");
+    lk_json_num(out, v->fitted ? v->trend.p : NAN, 6);
+    lk_json_key(out, &f, "tail");
+    lk_json_num(out, v->fitted ? v->tail_rate : NAN, 6);
+    lk_json_key(out, &f, "vt");
+    lk_json_num(out, v->verdict_time_s >= 0 && v->verdict != LK_VERDICT_UNKNOWN ? v->verdict_time_s : NAN, 6);
     fprintf(out,
             ",\"live\":[%llu,%llu],\"blocks\":[%llu,%llu],\"peak\":%llu,\"allocs\":%llu,"
             "\"frees\":%llu,\"alloc_bytes\":%llu",
@@ -622,21 +531,21 @@ site_json(struct ctx *c, const struct lk_site_verdict *v, int color)
             (unsigned long long)v->live_count_start, (unsigned long long)v->live_count_end,
             (unsigned long long)v->peak_live_bytes, (unsigned long long)v->allocs,
             (unsigned long long)v->frees, (unsigned long long)v->alloc_bytes);
-    jkey(out, &f, "survival");
-    jnum(out, v->survival >= 0 ? v->survival : NAN);
-    jkey(out, &f, "survival_hi");
-    jnum(out, v->survival >= 0 ? v->survival_hi : NAN);
-    jkey(out, &f, "survival_early");
-    jnum(out, v->survival_early >= 0 ? v->survival_early : NAN);
+    lk_json_key(out, &f, "survival");
+    lk_json_num(out, v->survival >= 0 ? v->survival : NAN, 6);
+    lk_json_key(out, &f, "survival_hi");
+    lk_json_num(out, v->survival >= 0 ? v->survival_hi : NAN, 6);
+    lk_json_key(out, &f, "survival_early");
+    lk_json_num(out, v->survival_early >= 0 ? v->survival_early : NAN, 6);
     fprintf(out, ",\"early\":[%llu,%llu,%llu],\"from_cohorts\":%s",
             (unsigned long long)v->early_born, (unsigned long long)v->early_live_mid,
             (unsigned long long)v->early_live, v->survival_from_cohorts ? "true" : "false");
     size_t total = 0, n = 0;
     if (s->has_stack)
         n = lk_symbolize_stack(c->sym, s, 1, c->fr, LK_HTML_FRAMES, &total);
-    jkey(out, &f, "frames_total");
-    ju64(out, total);
-    jkey(out, &f, "frames");
+    lk_json_key(out, &f, "frames_total");
+    lk_json_u64(out, total);
+    lk_json_key(out, &f, "frames");
     fputc('[', out);
     for (size_t i = 0; i < n; i++) {
         fputs(i ? "," : "", out);
@@ -645,7 +554,7 @@ site_json(struct ctx *c, const struct lk_site_verdict *v, int color)
     fputc(']', out);
     /* Cohorts at the end: per bucket, its time span, born, live. */
     struct lk_model_cohorts co;
-    jkey(out, &f, "cohorts");
+    lk_json_key(out, &f, "cohorts");
     fputc('[', out);
     if (m->nsnaps && lk_model_cohorts(s, m->nsnaps - 1, &co)) {
         double per = (double)m->info.period_ms / 1000.0;
@@ -653,15 +562,15 @@ site_json(struct ctx *c, const struct lk_site_verdict *v, int color)
             double t0 = (double)lk_cohort_start((unsigned)k) * per;
             double t1 = (double)lk_cohort_start((unsigned)k + 1) * per;
             fprintf(out, "%s[", k ? "," : "");
-            jnum(out, t0);
+            lk_json_num(out, t0, 6);
             fputc(',', out);
-            jnum(out, t1);
+            lk_json_num(out, t1, 6);
             fprintf(out, ",%llu,%llu,%llu]", (unsigned long long)co.born[k],
                     (unsigned long long)co.live_count[k], (unsigned long long)co.live_bytes[k]);
         }
     }
     fputc(']', out);
-    jkey(out, &f, "series");
+    lk_json_key(out, &f, "series");
     lk_model_values(s, LK_SITE_LIVE_BYTES, c->idx, c->npts, c->buf);
     jseries(out, c->buf, c->npts);
     fputc('}', out);
@@ -784,21 +693,21 @@ modules(struct ctx *c)
             snprintf(bid + 2 * k, 3, "%02x", mod->build_id[k]);
         snprintf(base, sizeof base, "0x%llx", (unsigned long long)mod->base);
         fprintf(out, "%s[", i ? "," : "");
-        jstr(out, mod->path[0] ? mod->path : "[vdso]");
+        lk_json_str(out, mod->path[0] ? mod->path : "[vdso]");
         fputc(',', out);
-        jstr(out, bid);
+        lk_json_str(out, bid);
         fputc(',', out);
-        jstr(out, base);
+        lk_json_str(out, base);
         fputc(',', out);
-        jnum(out, mod->gone_ns == UINT64_MAX ? NAN : (double)mod->gone_ns / 1e9);
+        lk_json_num(out, mod->gone_ns == UINT64_MAX ? NAN : (double)mod->gone_ns / 1e9, 6);
         fputc(']', out);
     }
     fputs("],\"notes\":[", out);
     for (size_t i = 0; i < c->m->nnotes; i++) {
         fprintf(out, "%s[%u,", i ? "," : "", c->m->notes[i].level);
-        jnum(out, (double)c->m->notes[i].time_ns / 1e9);
+        lk_json_num(out, (double)c->m->notes[i].time_ns / 1e9, 6);
         fputc(',', out);
-        jstr(out, c->m->notes[i].text);
+        lk_json_str(out, c->m->notes[i].text);
         fputc(']', out);
     }
     fputs("],\"warnings\":[", out);
@@ -807,11 +716,11 @@ modules(struct ctx *c)
     size_t k = 0;
     for (size_t i = 0; (w = lk_render_recording_warning(c->m, i, wb, sizeof wb)); i++, k++) {
         fputs(k ? "," : "", out);
-        jstr(out, w);
+        lk_json_str(out, w);
     }
     for (size_t i = 0; c->sym && (w = lk_symbolize_warning(c->sym, i)); i++, k++) {
         fputs(k ? "," : "", out);
-        jstr(out, w);
+        lk_json_str(out, w);
     }
     fputc(']', out);
 }
@@ -829,18 +738,18 @@ watch_part(struct ctx *c)
     }
     FILE *out = c->out;
     fputs(",\"watch\":{\"summary\":", out);
-    jstr(out, w.summary);
+    lk_json_str(out, w.summary);
     fprintf(out, ",\"growing\":%s,\"grows_most\":", w.growing ? "true" : "false");
-    jstr(out, w.grows_most >= 0 ? lk_map_kind_name((enum lk_map_kind)w.grows_most) : NULL);
+    lk_json_str(out, w.grows_most >= 0 ? lk_map_kind_name((enum lk_map_kind)w.grows_most) : NULL);
     fputs(",\"share\":", out);
-    jnum(out, w.share);
+    lk_json_num(out, w.share, 6);
     fputs(",\"kinds\":[", out);
     if (lk_watch_maps(m, maps))
         for (int k = 0; k < LK_MAP_NKINDS; k++) {
             for (size_t i = 0; i < c->npts; i++)
                 c->buf[i] = maps[c->idx[i] * LK_MAP_NKINDS + (size_t)k];
             fprintf(out, "%s{\"name\":", k ? "," : "");
-            jstr(out, lk_map_kind_name((enum lk_map_kind)k));
+            lk_json_str(out, lk_map_kind_name((enum lk_map_kind)k));
             fputs(",\"trend\":", out);
             jtrend(out, &w.kind[k].t);
             fputs(",\"v\":", out);
@@ -883,7 +792,7 @@ lk_render_html_data(FILE *out, const struct lk_model *m, const struct lk_analysi
     fputs(",\"labels\":[", out);
     for (size_t i = 0; i < c.lab.n; i++) {
         fputs(i ? "," : "", out);
-        jstr(out, c.lab.s[i]);
+        lk_json_str(out, c.lab.s[i]);
     }
     fputc(']', out);
     modules(&c);

@@ -33,7 +33,6 @@ int lk_render_html_data(FILE *out, const struct lk_model *m, const struct lk_ana
 /* Writes s (n bytes) as a JSON string that is also safe inside an HTML
  * <script> element: '<', '>' and '&' are escaped as \u003c..., invalid
  * UTF-8 becomes U+FFFD, U+2028/2029 are escaped. */
-void lk_html_json_string(FILE *out, const char *s, size_t n);
 
 /* Writes s as HTML text (&, <, >, ", ' escaped; control bytes dropped). */
 void lk_html_text(FILE *out, const char *s, size_t n);

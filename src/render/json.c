@@ -12,23 +12,25 @@
 
 #include "../record/format.h"
 
-/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid. */
+/* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid;
+ * *cp gets the code point. */
 static size_t
-utf8_len(const unsigned char *p, size_t n)
+utf8_seq(const unsigned char *p, size_t n, uint32_t *cp)
 {
     size_t len;
     uint32_t min, c;
-    if (p[0] < 0x80)
+    if (p[0] < 0x80) {
+        *cp = p[0];
         return 1;
-    if ((p[0] & 0xe0) == 0xc0) {
-        len = 2, min = 0x80, c = p[0] & 0x1f;
-    } else if ((p[0] & 0xf0) == 0xe0) {
-        len = 3, min = 0x800, c = p[0] & 0x0f;
-    } else if ((p[0] & 0xf8) == 0xf0) {
-        len = 4, min = 0x10000, c = p[0] & 0x07;
-    } else {
-        return 0;
     }
+    if ((p[0] & 0xe0) == 0xc0)
+        len = 2, min = 0x80, c = p[0] & 0x1f;
+    else if ((p[0] & 0xf0) == 0xe0)
+        len = 3, min = 0x800, c = p[0] & 0x0f;
+    else if ((p[0] & 0xf8) == 0xf0)
+        len = 4, min = 0x10000, c = p[0] & 0x07;
+    else
+        return 0;
     if (len > n)
         return 0;
     for (size_t i = 1; i < len; i++) {
@@ -38,6 +40,7 @@ utf8_len(const unsigned char *p, size_t n)
     }
     if (c < min || c > 0x10ffff || (c >= 0xd800 && c <= 0xdfff))
         return 0;
+    *cp = c;
     return len;
 }
 
@@ -48,42 +51,30 @@ lk_json_string(FILE *out, const char *s, size_t n)
     fputc('"', out);
     for (size_t i = 0; i < n;) {
         unsigned char ch = p[i];
+        uint32_t cp;
         if (ch == '"' || ch == '\\') {
             fputc('\\', out);
             fputc(ch, out);
             i++;
-        } else if (ch < 0x20 || ch == 0x7f) {
-            switch (ch) {
-            case '\n':
-                fputs("\\n", out);
-                break;
-            case '\t':
-                fputs("\\t", out);
-                break;
-            case '\r':
-                fputs("\\r", out);
-                break;
-            default:
-                fprintf(out, "\\u%04x", ch);
-                break;
-            }
+        } else if (ch < 0x20 || ch == 0x7f || ch == '<' || ch == '>' || ch == '&') {
+            fprintf(out, "\\u%04x", ch);
             i++;
         } else {
-            size_t k = utf8_len(p + i, n - i);
-            if (k == 0) {
-                fputs("\\ufffd", out);
-                i++;
-            } else {
+            size_t k = utf8_seq(p + i, n - i, &cp);
+            if (k == 0)
+                fputs("\\ufffd", out), k = 1;
+            else if (cp == 0x2028 || cp == 0x2029)
+                fprintf(out, "\\u%04x", (unsigned)cp);
+            else
                 fwrite(p + i, 1, k, out);
-                i += k;
-            }
+            i += k;
         }
     }
     fputc('"', out);
 }
 
-static void
-str(FILE *out, const char *s)
+void
+lk_json_str(FILE *out, const char *s)
 {
     if (s)
         lk_json_string(out, s, strlen(s));
@@ -91,23 +82,29 @@ str(FILE *out, const char *s)
         fputs("null", out);
 }
 
-static void
-num(FILE *out, double v)
+void
+lk_json_num(FILE *out, double v, int digits)
 {
     if (isfinite(v))
-        fprintf(out, "%.17g", v);
+        fprintf(out, "%.*g", digits, v);
     else
         fputs("null", out);
 }
 
 static void
-u64(FILE *out, uint64_t v)
+num(FILE *out, double v)
+{
+    lk_json_num(out, v, 17);
+}
+
+void
+lk_json_u64(FILE *out, uint64_t v)
 {
     fprintf(out, "%llu", (unsigned long long)v);
 }
 
-static void
-key(FILE *out, int *first, const char *k)
+void
+lk_json_key(FILE *out, int *first, const char *k)
 {
     fputs(*first ? "" : ",", out);
     *first = 0;
@@ -120,18 +117,18 @@ recording(FILE *out, const struct lk_model *m, const struct lk_analysis *a)
     int f = 1;
     char ver[32];
     fputc('{', out);
-    key(out, &f, "file");
-    str(out, m->name);
-    key(out, &f, "format_version");
+    lk_json_key(out, &f, "file");
+    lk_json_str(out, m->name);
+    lk_json_key(out, &f, "format_version");
     snprintf(ver, sizeof ver, "%u.%u", m->major, m->minor);
-    str(out, ver);
-    key(out, &f, "pid");
-    u64(out, m->info.pid);
-    key(out, &f, "ppid");
-    u64(out, m->info.ppid);
-    key(out, &f, "exe");
+    lk_json_str(out, ver);
+    lk_json_key(out, &f, "pid");
+    lk_json_u64(out, m->info.pid);
+    lk_json_key(out, &f, "ppid");
+    lk_json_u64(out, m->info.ppid);
+    lk_json_key(out, &f, "exe");
     lk_json_string(out, (const char *)m->info.exe.p, m->info.exe.n);
-    key(out, &f, "cmdline");
+    lk_json_key(out, &f, "cmdline");
     fputc('[', out);
     for (size_t i = 0, start = 0, k = 0; i < m->info.cmdline.n; i++)
         if (m->info.cmdline.p[i] == 0) {
@@ -140,41 +137,41 @@ recording(FILE *out, const struct lk_model *m, const struct lk_analysis *a)
             start = i + 1;
         }
     fputc(']', out);
-    key(out, &f, "arch");
+    lk_json_key(out, &f, "arch");
     lk_json_string(out, (const char *)m->info.arch.p, m->info.arch.n);
-    key(out, &f, "agent_version");
+    lk_json_key(out, &f, "agent_version");
     lk_json_string(out, (const char *)m->info.agent_version.p, m->info.agent_version.n);
-    key(out, &f, "start_realtime_ns");
-    u64(out, m->info.start_realtime_ns);
-    key(out, &f, "period_ms");
-    u64(out, m->info.period_ms);
-    key(out, &f, "depth");
-    u64(out, m->info.depth);
-    key(out, &f, "sample_bytes");
-    u64(out, m->info.sample_bytes);
-    key(out, &f, "not_interposed");
+    lk_json_key(out, &f, "start_realtime_ns");
+    lk_json_u64(out, m->info.start_realtime_ns);
+    lk_json_key(out, &f, "period_ms");
+    lk_json_u64(out, m->info.period_ms);
+    lk_json_key(out, &f, "depth");
+    lk_json_u64(out, m->info.depth);
+    lk_json_key(out, &f, "sample_bytes");
+    lk_json_u64(out, m->info.sample_bytes);
+    lk_json_key(out, &f, "not_interposed");
     fputs(m->info.flags & LK_INFO_NOT_INTERPOSED ? "true" : "false", out);
-    key(out, &f, "fork_child");
+    lk_json_key(out, &f, "fork_child");
     fputs(m->info.flags & LK_INFO_FORK_CHILD ? "true" : "false", out);
-    key(out, &f, "tracks_mmap");
+    lk_json_key(out, &f, "tracks_mmap");
     fputs(m->info.flags & LK_INFO_TRACKS_MMAP ? "true" : "false", out);
-    key(out, &f, "snapshots");
-    u64(out, m->nsnaps);
-    key(out, &f, "duration_s");
+    lk_json_key(out, &f, "snapshots");
+    lk_json_u64(out, m->nsnaps);
+    lk_json_key(out, &f, "duration_s");
     num(out, a->proc.duration_s);
-    key(out, &f, "sites");
-    u64(out, m->nsites);
-    key(out, &f, "modules");
-    u64(out, m->nmodules);
-    key(out, &f, "torn");
+    lk_json_key(out, &f, "sites");
+    lk_json_u64(out, m->nsites);
+    lk_json_key(out, &f, "modules");
+    lk_json_u64(out, m->nmodules);
+    lk_json_key(out, &f, "torn");
     fputs(m->torn ? "true" : "false", out);
-    key(out, &f, "end");
+    lk_json_key(out, &f, "end");
     if (m->has_end) {
         static const char *const why[] = {"exit", "signal", "exec", "agent"};
         fputs("{\"reason\":", out);
-        str(out, m->end.reason < 4 ? why[m->end.reason] : "unknown");
+        lk_json_str(out, m->end.reason < 4 ? why[m->end.reason] : "unknown");
         fputs(",\"code\":", out);
-        u64(out, m->end.code);
+        lk_json_u64(out, m->end.code);
         fputs(",\"time_s\":", out);
         num(out, (double)m->end.time_ns / 1e9);
         fputc('}', out);
@@ -188,15 +185,15 @@ static void
 trend_fields(FILE *out, int *f, const char *rate, const char *ci, const char *pv,
              const struct lk_trend *t)
 {
-    key(out, f, rate);
+    lk_json_key(out, f, rate);
     num(out, t->slope);
-    key(out, f, ci);
+    lk_json_key(out, f, ci);
     fputc('[', out);
     num(out, t->slope_lo);
     fputc(',', out);
     num(out, t->slope_hi);
     fputc(']', out);
-    key(out, f, pv);
+    lk_json_key(out, f, pv);
     num(out, t->p);
 }
 
@@ -209,55 +206,55 @@ static const char *const part_key[LK_SPLIT_NPARTS] = {
 static void
 split(FILE *out, int *f, const struct lk_procsplit *sp)
 {
-    key(out, f, "verdict");
-    str(out, lk_proc_verdict_name(sp->verdict));
-    key(out, f, "why");
-    str(out, sp->why);
-    key(out, f, "advice");
+    lk_json_key(out, f, "verdict");
+    lk_json_str(out, lk_proc_verdict_name(sp->verdict));
+    lk_json_key(out, f, "why");
+    lk_json_str(out, sp->why);
+    lk_json_key(out, f, "advice");
     fputc('[', out);
     for (size_t i = 0; i < sp->nadvice; i++) {
         fputs(i ? "," : "", out);
-        str(out, sp->advice[i]);
+        lk_json_str(out, sp->advice[i]);
     }
     fputc(']', out);
-    key(out, f, "material_bytes");
-    u64(out, sp->material);
-    key(out, f, "parts");
+    lk_json_key(out, f, "material_bytes");
+    lk_json_u64(out, sp->material);
+    lk_json_key(out, f, "parts");
     fputc('{', out);
     for (int i = 0; i < LK_SPLIT_NPARTS; i++) {
         const struct lk_split_series *s = &sp->part[i];
         int g = 1;
         fprintf(out, "%s\"%s\":{", i ? "," : "", part_key[i]);
-        key(out, &g, "recorded");
+        lk_json_key(out, &g, "recorded");
         fputs(s->recorded ? "true" : "false", out);
         if (s->recorded) {
-            key(out, &g, "start");
-            u64(out, s->start);
-            key(out, &g, "end");
-            u64(out, s->end);
-            key(out, &g, "peak");
-            u64(out, s->peak);
+            lk_json_key(out, &g, "start");
+            lk_json_u64(out, s->start);
+            lk_json_key(out, &g, "end");
+            lk_json_u64(out, s->end);
+            lk_json_key(out, &g, "peak");
+            lk_json_u64(out, s->peak);
             trend_fields(out, &g, "rate_bytes_per_s", "rate_ci", "p_value", &s->t);
         }
         fputc('}', out);
     }
     fputc('}', out);
-    key(out, f, "retention");
+    lk_json_key(out, f, "retention");
     fprintf(out,
             "{\"heap_drop\":%llu,\"rss_kept\":%llu,\"free_held\":%llu,\"releasable_top\":%llu}",
             (unsigned long long)sp->heap_drop, (unsigned long long)sp->rss_kept,
             (unsigned long long)sp->free_held, (unsigned long long)sp->releasable);
-    key(out, f, "threads");
-    u64(out, sp->threads);
-    key(out, f, "time_to_limit");
+    lk_json_key(out, f, "threads");
+    lk_json_u64(out, sp->threads);
+    lk_json_key(out, f, "time_to_limit");
     fputs("{\"limit_kind\":", out);
-    str(out, sp->limit_kind == LK_LIMIT_CGROUP     ? "cgroup"
+    lk_json_str(out, sp->limit_kind == LK_LIMIT_CGROUP     ? "cgroup"
              : sp->limit_kind == LK_LIMIT_PHYSICAL ? "physical"
                                                    : NULL);
     fputs(",\"limit\":", out);
-    u64(out, sp->limit);
+    lk_json_u64(out, sp->limit);
     fputs(",\"usage\":", out);
-    u64(out, sp->usage);
+    lk_json_u64(out, sp->usage);
     fputs(",\"rate_bytes_per_s\":", out);
     num(out, sp->rss_rate);
     fputs(",\"seconds\":", out);
@@ -274,25 +271,25 @@ process(FILE *out, const struct lk_analysis *a)
     const struct lk_proc_summary *p = &a->proc;
     int f = 1;
     fputc('{', out);
-    key(out, &f, "rss_start");
-    u64(out, p->rss_start);
-    key(out, &f, "rss_end");
-    u64(out, p->rss_end);
-    key(out, &f, "rss_peak");
-    u64(out, p->rss_peak);
+    lk_json_key(out, &f, "rss_start");
+    lk_json_u64(out, p->rss_start);
+    lk_json_key(out, &f, "rss_end");
+    lk_json_u64(out, p->rss_end);
+    lk_json_key(out, &f, "rss_peak");
+    lk_json_u64(out, p->rss_peak);
     trend_fields(out, &f, "rss_rate_bytes_per_s", "rss_rate_ci", "rss_p_value", &p->rss);
-    key(out, &f, "heap_start");
-    u64(out, p->heap_start);
-    key(out, &f, "heap_end");
-    u64(out, p->heap_end);
-    key(out, &f, "heap_peak");
-    u64(out, p->heap_peak);
+    lk_json_key(out, &f, "heap_start");
+    lk_json_u64(out, p->heap_start);
+    lk_json_key(out, &f, "heap_end");
+    lk_json_u64(out, p->heap_end);
+    lk_json_key(out, &f, "heap_peak");
+    lk_json_u64(out, p->heap_peak);
     trend_fields(out, &f, "heap_rate_bytes_per_s", "heap_rate_ci", "heap_p_value", &p->heap);
-    key(out, &f, "allocs");
-    u64(out, p->allocs);
-    key(out, &f, "frees");
-    u64(out, p->frees);
-    key(out, &f, "rss_outside_heap");
+    lk_json_key(out, &f, "allocs");
+    lk_json_u64(out, p->allocs);
+    lk_json_key(out, &f, "frees");
+    lk_json_u64(out, p->frees);
+    lk_json_key(out, &f, "rss_outside_heap");
     fputs(p->rss_outside_heap ? "true" : "false", out);
     split(out, &f, &p->split);
     fputc('}', out);
@@ -304,21 +301,21 @@ frame(FILE *out, const struct lk_sym_frame *fr)
     int f = 1;
     char addr[32];
     fputc('{', out);
-    key(out, &f, "function");
-    str(out, fr->function);
-    key(out, &f, "file");
-    str(out, fr->file);
-    key(out, &f, "line");
+    lk_json_key(out, &f, "function");
+    lk_json_str(out, fr->function);
+    lk_json_key(out, &f, "file");
+    lk_json_str(out, fr->file);
+    lk_json_key(out, &f, "line");
     if (fr->line)
         fprintf(out, "%u", fr->line);
     else
         fputs("null", out);
-    key(out, &f, "module");
-    str(out, fr->module);
-    key(out, &f, "offset");
+    lk_json_key(out, &f, "module");
+    lk_json_str(out, fr->module);
+    lk_json_key(out, &f, "offset");
     snprintf(addr, sizeof addr, "0x%llx", (unsigned long long)fr->offset);
-    str(out, addr);
-    key(out, &f, "inlined");
+    lk_json_str(out, addr);
+    lk_json_key(out, &f, "inlined");
     fputs(fr->inlined ? "true" : "false", out);
     fputc('}', out);
 }
@@ -330,30 +327,30 @@ site(FILE *out, const struct lk_model *m, const struct lk_site_verdict *v,
     const struct lk_model_site *s = &m->sites[v->site];
     int f = 1;
     fputc('{', out);
-    key(out, &f, "site");
-    u64(out, v->id);
-    key(out, &f, "verdict");
-    str(out, lk_verdict_name(v->verdict));
-    key(out, &f, "why");
-    str(out, v->why);
-    key(out, &f, "kind");
-    str(out, s->kind == LK_KIND_MMAP ? "mmap" : "heap");
-    key(out, &f, "kind_label");
-    str(out, s->kind == LK_KIND_MMAP ? "anonymous mmap" : "heap");
-    key(out, &f, "late_leak");
+    lk_json_key(out, &f, "site");
+    lk_json_u64(out, v->id);
+    lk_json_key(out, &f, "verdict");
+    lk_json_str(out, lk_verdict_name(v->verdict));
+    lk_json_key(out, &f, "why");
+    lk_json_str(out, v->why);
+    lk_json_key(out, &f, "kind");
+    lk_json_str(out, s->kind == LK_KIND_MMAP ? "mmap" : "heap");
+    lk_json_key(out, &f, "kind_label");
+    lk_json_str(out, s->kind == LK_KIND_MMAP ? "anonymous mmap" : "heap");
+    lk_json_key(out, &f, "late_leak");
     fputs(v->late ? "true" : "false", out);
-    key(out, &f, "verdict_time_s");
+    lk_json_key(out, &f, "verdict_time_s");
     if (v->verdict_time_s >= 0 && v->verdict != LK_VERDICT_UNKNOWN)
         num(out, v->verdict_time_s);
     else
         fputs("null", out);
-    key(out, &f, "verdict_snapshots");
-    u64(out, v->verdict_snaps);
-    key(out, &f, "fitted");
+    lk_json_key(out, &f, "verdict_snapshots");
+    lk_json_u64(out, v->verdict_snaps);
+    lk_json_key(out, &f, "fitted");
     fputs(v->fitted ? "true" : "false", out);
-    key(out, &f, "rate_bytes_per_s");
+    lk_json_key(out, &f, "rate_bytes_per_s");
     num(out, v->rate);
-    key(out, &f, "rate_ci");
+    lk_json_key(out, &f, "rate_ci");
     if (v->fitted) {
         fputc('[', out);
         num(out, v->rate_lo);
@@ -363,59 +360,59 @@ site(FILE *out, const struct lk_model *m, const struct lk_site_verdict *v,
     } else {
         fputs("null", out);
     }
-    key(out, &f, "p_value");
+    lk_json_key(out, &f, "p_value");
     if (v->fitted)
         num(out, v->trend.p);
     else
         fputs("null", out);
-    key(out, &f, "tail_rate_bytes_per_s");
+    lk_json_key(out, &f, "tail_rate_bytes_per_s");
     if (v->fitted)
         num(out, v->tail_rate);
     else
         fputs("null", out);
-    key(out, &f, "live_bytes_start");
-    u64(out, v->live_bytes_start);
-    key(out, &f, "live_bytes_end");
-    u64(out, v->live_bytes_end);
-    key(out, &f, "live_count_start");
-    u64(out, v->live_count_start);
-    key(out, &f, "live_count_end");
-    u64(out, v->live_count_end);
-    key(out, &f, "peak_live_bytes");
-    u64(out, v->peak_live_bytes);
-    key(out, &f, "allocs");
-    u64(out, v->allocs);
-    key(out, &f, "frees");
-    u64(out, v->frees);
-    key(out, &f, "alloc_bytes");
-    u64(out, v->alloc_bytes);
-    key(out, &f, "survival");
+    lk_json_key(out, &f, "live_bytes_start");
+    lk_json_u64(out, v->live_bytes_start);
+    lk_json_key(out, &f, "live_bytes_end");
+    lk_json_u64(out, v->live_bytes_end);
+    lk_json_key(out, &f, "live_count_start");
+    lk_json_u64(out, v->live_count_start);
+    lk_json_key(out, &f, "live_count_end");
+    lk_json_u64(out, v->live_count_end);
+    lk_json_key(out, &f, "peak_live_bytes");
+    lk_json_u64(out, v->peak_live_bytes);
+    lk_json_key(out, &f, "allocs");
+    lk_json_u64(out, v->allocs);
+    lk_json_key(out, &f, "frees");
+    lk_json_u64(out, v->frees);
+    lk_json_key(out, &f, "alloc_bytes");
+    lk_json_u64(out, v->alloc_bytes);
+    lk_json_key(out, &f, "survival");
     if (v->survival >= 0)
         num(out, v->survival);
     else
         fputs("null", out);
-    key(out, &f, "survival_early");
+    lk_json_key(out, &f, "survival_early");
     if (v->survival_early >= 0)
         num(out, v->survival_early);
     else
         fputs("null", out);
-    key(out, &f, "survival_hi");
+    lk_json_key(out, &f, "survival_hi");
     if (v->survival >= 0)
         num(out, v->survival_hi);
     else
         fputs("null", out);
-    key(out, &f, "cohorts");
+    lk_json_key(out, &f, "cohorts");
     fprintf(out, "{\"early_born\":%llu,\"early_live_mid\":%llu,\"early_live\":%llu}",
             (unsigned long long)v->early_born, (unsigned long long)v->early_live_mid,
             (unsigned long long)v->early_live);
-    key(out, &f, "survival_from_cohorts");
+    lk_json_key(out, &f, "survival_from_cohorts");
     fputs(v->survival_from_cohorts ? "true" : "false", out);
     size_t total = 0, n = 0;
     if (s->has_stack && fr)
         n = lk_symbolize_stack(sym, s, 1, fr, maxf, &total);
-    key(out, &f, "frames_total");
-    u64(out, total);
-    key(out, &f, "frames");
+    lk_json_key(out, &f, "frames_total");
+    lk_json_u64(out, total);
+    lk_json_key(out, &f, "frames");
     fputc('[', out);
     for (size_t i = 0; i < n; i++) {
         if (i)
@@ -437,41 +434,41 @@ lk_render_json(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
     int f = 1;
 
     fputc('{', out);
-    key(out, &f, "schema");
+    lk_json_key(out, &f, "schema");
     fprintf(out, "%d", LK_JSON_SCHEMA);
-    key(out, &f, "leakscope_version");
-    str(out, LK_VERSION);
-    key(out, &f, "recording");
+    lk_json_key(out, &f, "leakscope_version");
+    lk_json_str(out, LK_VERSION);
+    lk_json_key(out, &f, "recording");
     recording(out, m, a);
-    key(out, &f, "process");
+    lk_json_key(out, &f, "process");
     process(out, a);
-    key(out, &f, "verdict");
-    str(out, lk_verdict_name(a->verdict));
-    key(out, &f, "summary");
+    lk_json_key(out, &f, "verdict");
+    lk_json_str(out, lk_verdict_name(a->verdict));
+    lk_json_key(out, &f, "summary");
     lk_render_summary(line, sizeof line, m, a);
-    str(out, line);
-    key(out, &f, "verdict_time_s");
+    lk_json_str(out, line);
+    lk_json_key(out, &f, "verdict_time_s");
     if (a->verdict != LK_VERDICT_UNKNOWN && a->verdict_time_s >= 0)
         num(out, a->verdict_time_s);
     else
         fputs("null", out);
-    key(out, &f, "verdict_snapshots");
-    u64(out, a->verdict_snaps);
-    key(out, &f, "prefixes_checked");
-    u64(out, a->nprefixes);
-    key(out, &f, "leak_rate_bytes_per_s");
+    lk_json_key(out, &f, "verdict_snapshots");
+    lk_json_u64(out, a->verdict_snaps);
+    lk_json_key(out, &f, "prefixes_checked");
+    lk_json_u64(out, a->nprefixes);
+    lk_json_key(out, &f, "leak_rate_bytes_per_s");
     num(out, a->leak_rate);
-    key(out, &f, "growing_rate_bytes_per_s");
+    lk_json_key(out, &f, "growing_rate_bytes_per_s");
     num(out, a->growing_rate);
-    key(out, &f, "material_bytes");
-    u64(out, a->material_bytes);
-    key(out, &f, "counts");
+    lk_json_key(out, &f, "material_bytes");
+    lk_json_u64(out, a->material_bytes);
+    lk_json_key(out, &f, "counts");
     fputc('{', out);
     for (int v = 0; v <= LK_VERDICT_UNKNOWN; v++)
         fprintf(out, "%s\"%s\":%zu", v ? "," : "", lk_verdict_name((enum lk_verdict)v),
                 a->counts[v]);
     fputc('}', out);
-    key(out, &f, "sites");
+    lk_json_key(out, &f, "sites");
     fputc('[', out);
     for (size_t i = 0; i < nsites; i++) {
         if (i)
@@ -485,11 +482,11 @@ lk_render_json(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
     for (size_t i = 0; i < m->nnotes; i++) {
         static const char *const lv[] = {"info", "warning", "error"};
         fprintf(out, "%s{\"level\":", i ? "," : "");
-        str(out, m->notes[i].level < 3 ? lv[m->notes[i].level] : "note");
+        lk_json_str(out, m->notes[i].level < 3 ? lv[m->notes[i].level] : "note");
         fputs(",\"time_s\":", out);
         num(out, (double)m->notes[i].time_ns / 1e9);
         fputs(",\"text\":", out);
-        str(out, m->notes[i].text);
+        lk_json_str(out, m->notes[i].text);
         fputc('}', out);
     }
     fputs("],\"warnings\":[", out);
@@ -498,11 +495,11 @@ lk_render_json(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
     size_t k = 0;
     for (size_t i = 0; (w = lk_render_recording_warning(m, i, wb, sizeof wb)); i++, k++) {
         fputs(k ? "," : "", out);
-        str(out, w);
+        lk_json_str(out, w);
     }
     for (size_t i = 0; sym && (w = lk_symbolize_warning(sym, i)); i++, k++) {
         fputs(k ? "," : "", out);
-        str(out, w);
+        lk_json_str(out, w);
     }
     fputs("]}\n", out);
     free(fr);

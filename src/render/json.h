@@ -2,6 +2,7 @@
 #ifndef LK_RENDER_JSON_H
 #define LK_RENDER_JSON_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "../analyze/model.h"
@@ -19,7 +20,18 @@ int lk_render_json(FILE *out, const struct lk_model *m, const struct lk_analysis
 
 /* Writes s (n bytes, any content) as a JSON string literal with quotes:
  * control characters, quotes and backslashes escaped, invalid UTF-8 bytes
- * replaced by U+FFFD. */
+ * replaced by U+FFFD, and <, >, &, U+2028 and U+2029 written as \u escapes,
+ * so that the same literal is safe inside an HTML <script> (leakscope html)
+ * and is still plain JSON. */
 void lk_json_string(FILE *out, const char *s, size_t n);
+
+/* The small writers the JSON documents of report, html, diff and watch
+ * share: a string or null, a number with `digits` significant digits (null
+ * when not finite), an unsigned integer, and `"k":` preceded by a comma
+ * unless *first (which it clears). */
+void lk_json_str(FILE *out, const char *s);
+void lk_json_num(FILE *out, double v, int digits);
+void lk_json_u64(FILE *out, uint64_t v);
+void lk_json_key(FILE *out, int *first, const char *k);
 
 #endif

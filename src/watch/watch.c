@@ -16,6 +16,7 @@
 
 #include "../analyze/trend.h"
 #include "../record/reader.h"
+#include "../render/json.h"
 #include "../render/text.h"
 
 const char *
@@ -409,10 +410,7 @@ lk_watch_render_text(FILE *out, const struct lk_model *m, const struct lk_analys
 static void
 jnum(FILE *out, double v)
 {
-    if (isfinite(v))
-        fprintf(out, "%.17g", v);
-    else
-        fputs("null", out);
+    lk_json_num(out, v, 17);
 }
 
 static void
