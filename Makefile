@@ -65,13 +65,15 @@ install: build
 # the release agent into the release test programs, while every leakscope
 # command they run (run, report, dump, html, export, diff) is the ASan+UBSan
 # build (LEAKSCOPE_AGENT points run and check at the release agent: an ASan
-# agent cannot be preloaded into uninstrumented programs). The agent's own
-# code is covered by the unit tests that link it.
+# agent cannot be preloaded into uninstrumented programs; and a test that
+# runs the CLI itself with LD_PRELOAD set needs verify_asan_link_order=0).
+# The agent's own code is covered by the unit tests that link it.
 asan: build
 	$(CMAKE) --preset asan -DLK_SCRIPT_AGENT=$(CURDIR)/$(BUILD)/libleakscope.so \
 	    -DLK_SCRIPT_PROGS=$(CURDIR)/$(BUILD)/progs
 	@unset MAKEFLAGS MFLAGS MAKELEVEL; $(CMAKE) --build --preset asan -j $(JOBS)
-	LEAKSCOPE_AGENT=$(CURDIR)/$(BUILD)/libleakscope.so UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	LEAKSCOPE_AGENT=$(CURDIR)/$(BUILD)/libleakscope.so ASAN_OPTIONS=verify_asan_link_order=0 \
+	    UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	    $(CTEST) --test-dir build/asan --output-on-failure -j2
 
 # ThreadSanitizer over the agent's concurrent tables (the live map and the
