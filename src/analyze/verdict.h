@@ -31,6 +31,8 @@ enum lk_verdict {
 #define LK_VERDICT_MATERIAL_FLOOR 4096  /* but never less than this */
 #define LK_VERDICT_TAIL_FRAC 0.25       /* last third's slope / whole slope: still growing */
 #define LK_VERDICT_TAIL_P 0.05          /* and the last third's own Mann–Kendall p below this */
+#define LK_VERDICT_QUANTA 4              /* a site's growth must exceed this many of the
+                                           agent's write steps (1 KiB or 1/64 of it) */
 #define LK_VERDICT_TAIL_MIN_POINTS 6    /* ... when the last third has this many snapshots
                                            (6 monotone points give p = 0.0085) */
 #define LK_VERDICT_SURVIVAL_LEAK 0.9    /* survival of early cohorts for LEAK (upper bound) */
