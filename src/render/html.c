@@ -254,30 +254,12 @@ meta(struct ctx *c)
     lk_json_key(out, &f, "exe");
     lk_json_string(out, (const char *)m->info.exe.p, m->info.exe.n);
     lk_json_key(out, &f, "cmdline");
-    fputc('[', out);
-    for (size_t i = 0, start = 0, k = 0; i < m->info.cmdline.n; i++)
-        if (m->info.cmdline.p[i] == 0) {
-            fputs(k++ ? "," : "", out);
-            lk_json_string(out, (const char *)m->info.cmdline.p + start, i - start);
-            start = i + 1;
-        }
-    fputc(']', out);
+    lk_json_cmdline(out, m);
     lk_json_key(out, &f, "pid");
     lk_json_u64(out, m->info.pid);
     lk_json_key(out, &f, "ppid");
     lk_json_u64(out, m->info.ppid);
-    lk_json_key(out, &f, "arch");
-    lk_json_string(out, (const char *)m->info.arch.p, m->info.arch.n);
-    lk_json_key(out, &f, "agent_version");
-    lk_json_string(out, (const char *)m->info.agent_version.p, m->info.agent_version.n);
-    lk_json_key(out, &f, "start_realtime_ns");
-    lk_json_u64(out, m->info.start_realtime_ns);
-    lk_json_key(out, &f, "period_ms");
-    lk_json_u64(out, m->info.period_ms);
-    lk_json_key(out, &f, "depth");
-    lk_json_u64(out, m->info.depth);
-    lk_json_key(out, &f, "sample_bytes");
-    lk_json_u64(out, m->info.sample_bytes);
+    lk_json_settings(out, &f, m);
     lk_json_key(out, &f, "page_size");
     lk_json_u64(out, m->info.page_size);
     lk_json_key(out, &f, "flags");

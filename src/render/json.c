@@ -104,6 +104,36 @@ lk_json_u64(FILE *out, uint64_t v)
 }
 
 void
+lk_json_cmdline(FILE *out, const struct lk_model *m)
+{
+    fputc('[', out);
+    for (size_t i = 0, start = 0, k = 0; i < m->info.cmdline.n; i++)
+        if (m->info.cmdline.p[i] == 0) {
+            fputs(k++ ? "," : "", out);
+            lk_json_string(out, (const char *)m->info.cmdline.p + start, i - start);
+            start = i + 1;
+        }
+    fputc(']', out);
+}
+
+void
+lk_json_settings(FILE *out, int *first, const struct lk_model *m)
+{
+    lk_json_key(out, first, "arch");
+    lk_json_string(out, (const char *)m->info.arch.p, m->info.arch.n);
+    lk_json_key(out, first, "agent_version");
+    lk_json_string(out, (const char *)m->info.agent_version.p, m->info.agent_version.n);
+    lk_json_key(out, first, "start_realtime_ns");
+    lk_json_u64(out, m->info.start_realtime_ns);
+    lk_json_key(out, first, "period_ms");
+    lk_json_u64(out, m->info.period_ms);
+    lk_json_key(out, first, "depth");
+    lk_json_u64(out, m->info.depth);
+    lk_json_key(out, first, "sample_bytes");
+    lk_json_u64(out, m->info.sample_bytes);
+}
+
+void
 lk_json_key(FILE *out, int *first, const char *k)
 {
     fputs(*first ? "" : ",", out);
@@ -129,26 +159,8 @@ recording(FILE *out, const struct lk_model *m, const struct lk_analysis *a)
     lk_json_key(out, &f, "exe");
     lk_json_string(out, (const char *)m->info.exe.p, m->info.exe.n);
     lk_json_key(out, &f, "cmdline");
-    fputc('[', out);
-    for (size_t i = 0, start = 0, k = 0; i < m->info.cmdline.n; i++)
-        if (m->info.cmdline.p[i] == 0) {
-            fputs(k++ ? "," : "", out);
-            lk_json_string(out, (const char *)m->info.cmdline.p + start, i - start);
-            start = i + 1;
-        }
-    fputc(']', out);
-    lk_json_key(out, &f, "arch");
-    lk_json_string(out, (const char *)m->info.arch.p, m->info.arch.n);
-    lk_json_key(out, &f, "agent_version");
-    lk_json_string(out, (const char *)m->info.agent_version.p, m->info.agent_version.n);
-    lk_json_key(out, &f, "start_realtime_ns");
-    lk_json_u64(out, m->info.start_realtime_ns);
-    lk_json_key(out, &f, "period_ms");
-    lk_json_u64(out, m->info.period_ms);
-    lk_json_key(out, &f, "depth");
-    lk_json_u64(out, m->info.depth);
-    lk_json_key(out, &f, "sample_bytes");
-    lk_json_u64(out, m->info.sample_bytes);
+    lk_json_cmdline(out, m);
+    lk_json_settings(out, &f, m);
     lk_json_key(out, &f, "not_interposed");
     fputs(m->info.flags & LK_INFO_NOT_INTERPOSED ? "true" : "false", out);
     lk_json_key(out, &f, "fork_child");

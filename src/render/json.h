@@ -34,4 +34,11 @@ void lk_json_num(FILE *out, double v, int digits);
 void lk_json_u64(FILE *out, uint64_t v);
 void lk_json_key(FILE *out, int *first, const char *k);
 
+/* The recording's command line as an array of strings, and its settings as
+ * members "arch", "agent_version", "start_realtime_ns", "period_ms",
+ * "depth" and "sample_bytes": the part of the recording's description that
+ * the JSON report and the HTML page's data share. */
+void lk_json_cmdline(FILE *out, const struct lk_model *m);
+void lk_json_settings(FILE *out, int *first, const struct lk_model *m);
+
 #endif
