@@ -216,3 +216,74 @@ lk_note_decode(const uint8_t *p, size_t n, struct lk_note *out)
     out->text = lk_dec_bytes(&d);
     return d.err;
 }
+
+int
+lk_scan_decode(const uint8_t *p, size_t n, struct lk_scan *out)
+{
+    struct lk_dec d;
+    lk_dec_init(&d, p, n);
+    memset(out, 0, sizeof *out);
+    uint64_t *head[] = {&out->seq,     &out->time_ns,  &out->period,     &out->trigger,
+                        &out->flags,   &out->pause_ns, &out->scan_ns,    &out->threads,
+                        &out->root_bytes, &out->heap_bytes, &out->blocks};
+    uint64_t nh = lk_dec_count(&d, 1);
+    for (uint64_t i = 0; i < nh && !d.err; i++) {
+        uint64_t v = lk_dec_u64(&d);
+        if (i < sizeof head / sizeof head[0])
+            *head[i] = v;
+    }
+    out->sites = d;
+    return d.err;
+}
+
+int
+lk_scan_next_site(struct lk_scan *s, struct lk_scan_site *out)
+{
+    struct lk_dec *d = &s->sites;
+    memset(out, 0, sizeof *out);
+    out->site = lk_dec_u64(d);
+    if (d->err)
+        return d->err;
+    if (out->site == 0)
+        return 0;
+    uint64_t nf = lk_dec_count(d, 1);
+    for (uint64_t i = 0; i < nf && !d->err; i++) {
+        uint64_t v = lk_dec_u64(d);
+        if (i < 2 * LK_NSTATES)
+            *(i % 2 ? &out->bytes[i / 2] : &out->count[i / 2]) = v;
+    }
+    out->nret = lk_dec_count(d, 3);
+    if (!d->err && out->nret > LK_SCAN_RETAINERS)
+        d->err = -LK_ECORRUPT;
+    for (uint64_t k = 0; k < out->nret && !d->err; k++) {
+        out->ret_kind[k] = lk_dec_u64(d);
+        out->ret_id[k] = lk_dec_u64(d);
+        out->ret_count[k] = lk_dec_u64(d);
+    }
+    return d->err ? d->err : 1;
+}
+
+int
+lk_scan_next_sample(struct lk_scan *s, struct lk_scan_sample *out)
+{
+    struct lk_dec *d = &s->sites;
+    memset(out, 0, sizeof *out);
+    out->site = lk_dec_u64(d);
+    if (d->err)
+        return d->err;
+    if (out->site == 0)
+        return 0;
+    uint64_t nf = lk_dec_count(d, 1);
+    uint64_t *f[] = {&out->state, &out->size, &out->period};
+    for (uint64_t i = 0; i < nf && !d->err; i++) {
+        uint64_t v = lk_dec_u64(d);
+        if (i < sizeof f / sizeof f[0])
+            *f[i] = v;
+    }
+    out->content = lk_dec_bytes(d);
+    out->redacted = lk_dec_bytes(d);
+    if (!d->err && (out->state >= LK_NSTATES || out->content.n > LK_SCAN_CONTENT ||
+                    out->redacted.n != (out->content.n + 7) / 8))
+        d->err = -LK_ECORRUPT;
+    return d->err ? d->err : 1;
+}

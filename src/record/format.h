@@ -14,7 +14,7 @@
 #define LK_MAGIC "LKSCOPE"     /* 8 bytes with its NUL */
 #define LK_MAGIC_LEN 8
 #define LK_VERSION_MAJOR 1     /* readers reject other majors */
-#define LK_VERSION_MINOR 2     /* readers accept any minor of their major */
+#define LK_VERSION_MINOR 3     /* readers accept any minor of their major */
 #define LK_FILE_HEADER_LEN 16  /* magic, major u16, minor u16, flags u32 */
 #define LK_FRAME_HEAD 5        /* type u8 + length u32 */
 #define LK_FRAME_TAIL 4        /* crc32 u32 */
@@ -31,6 +31,7 @@ enum lk_rec_type {
     LK_REC_SNAPSHOT = 5,    /* process memory and the sites that changed */
     LK_REC_END = 6,         /* the process ended or the agent stopped */
     LK_REC_NOTE = 7,        /* a message from the agent */
+    LK_REC_SCAN = 8,        /* since 1.3: a reachability scan of the live blocks */
 };
 
 /* INFO flags */
@@ -85,6 +86,36 @@ enum lk_site_field {
     LK_SITE_ALLOC_BYTES, /* bytes allocated since start */
     LK_SITE_NFIELDS
 };
+
+/* SCAN: what started it, how it was done, per-site states and retainers */
+enum lk_scan_trigger {
+    LK_SCAN_BY_REQUEST = 0, /* `leakscope scan PID` (a request file) */
+    LK_SCAN_BY_SIGNAL = 1,  /* the signal named by LEAKSCOPE_SCAN_SIGNAL */
+    LK_SCAN_BY_PERIOD = 2,  /* every LEAKSCOPE_SCAN_EVERY periods */
+    LK_SCAN_AT_EXIT = 3,    /* the final scan at exit */
+};
+#define LK_SCAN_REGISTERS 0x1u /* every thread's registers were roots (threads were stopped) */
+#define LK_SCAN_INTERIOR 0x2u  /* a pointer into a block's middle kept it (not only its start) */
+#define LK_SCAN_PARTIAL 0x4u   /* stopped early (time or memory limit): states are not final */
+#define LK_SCAN_SAMPLED 0x8u   /* the recording samples: untracked blocks could hold pointers */
+
+enum lk_block_state {
+    LK_BLOCK_UNREACHABLE = 0, /* no pointer from a root or a reachable block: directly lost */
+    LK_BLOCK_INDIRECT = 1,    /* reachable only from unreachable blocks */
+    LK_BLOCK_REACHABLE = 2,
+    LK_NSTATES
+};
+
+/* Who held a block when the scan first reached it. */
+enum lk_retainer_kind {
+    LK_RET_NONE = 0,
+    LK_RET_SITE = 1,   /* a block of site `id` */
+    LK_RET_MODULE = 2, /* a writable segment (.data, .bss) of module `id` */
+    LK_RET_STACK = 3,  /* a thread's stack or registers (id = 0) */
+    LK_RET_OTHER = 4,  /* another root mapping (TLS, memory the agent did not see allocated) */
+};
+#define LK_SCAN_RETAINERS 4  /* most retainers per site entry */
+#define LK_SCAN_CONTENT 256  /* most content bytes per sample */
 
 enum lk_end_reason { LK_END_EXIT = 0, LK_END_SIGNAL = 1, LK_END_EXEC = 2, LK_END_AGENT = 3 };
 enum lk_note_level { LK_NOTE_INFO = 0, LK_NOTE_WARN = 1, LK_NOTE_ERROR = 2 };
@@ -222,5 +253,42 @@ struct lk_note {
     struct lk_bytes text;
 };
 int lk_note_decode(const uint8_t *p, size_t n, struct lk_note *out);
+
+struct lk_scan {
+    uint64_t seq;        /* 0, 1, 2, ... in file order */
+    uint64_t time_ns;    /* when the threads were stopped */
+    uint64_t period;     /* period index at the scan */
+    uint64_t trigger;    /* lk_scan_trigger */
+    uint64_t flags;      /* LK_SCAN_* */
+    uint64_t pause_ns;   /* how long the program's threads were stopped */
+    uint64_t scan_ns;    /* how long the scan of the copy took */
+    uint64_t threads;    /* threads whose stacks and registers were roots */
+    uint64_t root_bytes; /* bytes of root memory scanned */
+    uint64_t heap_bytes; /* bytes of block memory scanned */
+    uint64_t blocks;     /* tracked blocks the scan classified */
+    struct lk_dec sites; /* cursor at the first site entry, then the samples */
+};
+struct lk_scan_site {
+    uint64_t site;
+    uint64_t count[LK_NSTATES]; /* blocks per lk_block_state */
+    uint64_t bytes[LK_NSTATES];
+    uint64_t nret;              /* retainers decoded, at most LK_SCAN_RETAINERS */
+    uint64_t ret_kind[LK_SCAN_RETAINERS];
+    uint64_t ret_id[LK_SCAN_RETAINERS];
+    uint64_t ret_count[LK_SCAN_RETAINERS]; /* blocks of this site first reached from it */
+};
+struct lk_scan_sample {
+    uint64_t site;
+    uint64_t state;  /* lk_block_state */
+    uint64_t size;   /* the block's requested size */
+    uint64_t period; /* its birth period */
+    struct lk_bytes content; /* its first bytes, redacted spans zeroed */
+    struct lk_bytes redacted; /* one bit per content byte (LSB first): 1 = redacted */
+};
+int lk_scan_decode(const uint8_t *p, size_t n, struct lk_scan *out);
+/* Next site entry: 1 and *out filled, 0 after the list's end (site 0), negative
+ * when malformed. Then lk_scan_next_sample the same way (site 0 ends them). */
+int lk_scan_next_site(struct lk_scan *s, struct lk_scan_site *out);
+int lk_scan_next_sample(struct lk_scan *s, struct lk_scan_sample *out);
 
 #endif

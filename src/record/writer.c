@@ -255,3 +255,59 @@ lk_write_snapshot_end(struct lk_writer *w)
     lk_writer_u64(w, 0); /* end of the site list */
     return lk_writer_end(w);
 }
+
+void
+lk_write_scan_begin(struct lk_writer *w, const struct lk_scan *s)
+{
+    const uint64_t head[] = {s->seq,     s->time_ns,  s->period,     s->trigger,
+                             s->flags,   s->pause_ns, s->scan_ns,    s->threads,
+                             s->root_bytes, s->heap_bytes, s->blocks};
+    lk_writer_begin(w, LK_REC_SCAN);
+    lk_writer_u64(w, sizeof head / sizeof head[0]);
+    for (size_t i = 0; i < sizeof head / sizeof head[0]; i++)
+        lk_writer_u64(w, head[i]);
+}
+
+void
+lk_write_scan_site(struct lk_writer *w, const struct lk_scan_site *e)
+{
+    lk_writer_u64(w, e->site);
+    lk_writer_u64(w, 2 * LK_NSTATES);
+    for (size_t i = 0; i < LK_NSTATES; i++) {
+        lk_writer_u64(w, e->count[i]);
+        lk_writer_u64(w, e->bytes[i]);
+    }
+    size_t nret = e->nret < LK_SCAN_RETAINERS ? e->nret : LK_SCAN_RETAINERS;
+    lk_writer_u64(w, nret);
+    for (size_t k = 0; k < nret; k++) {
+        lk_writer_u64(w, e->ret_kind[k]);
+        lk_writer_u64(w, e->ret_id[k]);
+        lk_writer_u64(w, e->ret_count[k]);
+    }
+}
+
+void
+lk_write_scan_sites_end(struct lk_writer *w)
+{
+    lk_writer_u64(w, 0); /* end of the site list */
+}
+
+void
+lk_write_scan_sample(struct lk_writer *w, const struct lk_scan_sample *s)
+{
+    size_t n = s->content.n < LK_SCAN_CONTENT ? s->content.n : LK_SCAN_CONTENT;
+    lk_writer_u64(w, s->site);
+    lk_writer_u64(w, 3);
+    lk_writer_u64(w, s->state);
+    lk_writer_u64(w, s->size);
+    lk_writer_u64(w, s->period);
+    lk_writer_bytes(w, s->content.p, n);
+    lk_writer_bytes(w, s->redacted.p, (n + 7) / 8);
+}
+
+int
+lk_write_scan_end(struct lk_writer *w)
+{
+    lk_writer_u64(w, 0); /* end of the samples */
+    return lk_writer_end(w);
+}

@@ -67,4 +67,13 @@ void lk_write_snapshot_site(struct lk_writer *w, uint64_t site, const uint64_t *
                             size_t nhist);
 int lk_write_snapshot_end(struct lk_writer *w);
 
+/* A SCAN is written in steps too: head, one call per site, the site list's
+ * end, then content samples (none without --content), then end. A sample's
+ * redacted mask must hold (content.n + 7) / 8 bytes. */
+void lk_write_scan_begin(struct lk_writer *w, const struct lk_scan *s);
+void lk_write_scan_site(struct lk_writer *w, const struct lk_scan_site *e);
+void lk_write_scan_sites_end(struct lk_writer *w);
+void lk_write_scan_sample(struct lk_writer *w, const struct lk_scan_sample *s);
+int lk_write_scan_end(struct lk_writer *w);
+
 #endif

@@ -69,6 +69,19 @@ walk_records(const uint8_t *data, size_t len)
             lk_note_decode(rec.payload, rec.len, &no);
             break;
         }
+        case LK_REC_SCAN: {
+            struct lk_scan sc;
+            struct lk_scan_site ss;
+            struct lk_scan_sample sm;
+            if (lk_scan_decode(rec.payload, rec.len, &sc) == 0) {
+                int rc;
+                while ((rc = lk_scan_next_site(&sc, &ss)) == 1)
+                    ;
+                while (rc == 0 && lk_scan_next_sample(&sc, &sm) == 1)
+                    ;
+            }
+            break;
+        }
         default:
             break;
         }

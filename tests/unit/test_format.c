@@ -237,6 +237,22 @@ decode_any(const struct lk_record *rec)
         struct lk_note x;
         return lk_note_decode(rec->payload, rec->len, &x);
     }
+    case LK_REC_SCAN: {
+        struct lk_scan s;
+        struct lk_scan_site e;
+        struct lk_scan_sample m;
+        int rc = lk_scan_decode(rec->payload, rec->len, &s);
+        if (rc < 0)
+            return rc;
+        size_t i = 0;
+        while ((rc = lk_scan_next_site(&s, &e)) > 0)
+            assert_true(++i <= rec->len);
+        if (rc < 0)
+            return rc;
+        while ((rc = lk_scan_next_sample(&s, &m)) > 0)
+            assert_true(++i <= rec->len);
+        return rc;
+    }
     default:
         return 0;
     }
@@ -723,7 +739,7 @@ test_header_errors(void **state)
     lk_writer_init(&w, h, sizeof h, NULL, NULL);
     lk_writer_file_header(&w);
     assert_int_equal(w.len, LK_FILE_HEADER_LEN);
-    assert_memory_equal(h, "LKSCOPE\0\x01\0\x02\0\0\0\0\0", 16); /* version 1.2 */
+    assert_memory_equal(h, "LKSCOPE\0\x01\0\x03\0\0\0\0\0", 16); /* version 1.3 */
 
     /* a bare header is a valid, empty recording */
     assert_int_equal(open_bytes(h, sizeof h, &r), 0);
@@ -959,11 +975,89 @@ test_decoders_on_random_payloads(void **state)
             buf[i] = (y & 0x300) ? (uint8_t)(b & 0x1f) : b;
         }
         uint8_t *p = exact_copy(buf, n);
-        struct lk_record rec = {(unsigned)(1 + iter % 7), p, n, 0, 0};
+        struct lk_record rec = {(unsigned)(1 + iter % 8), p, n, 0, 0};
         int rc = decode_any(&rec);
         assert_true(rc <= 0);
         free(p);
     }
+}
+
+/* A SCAN with two sites (one with retainers), and two content samples. */
+static void
+test_scan_round_trip(void **state)
+{
+    (void)state;
+    struct lk_writer w;
+    writer_new(&w);
+    struct lk_scan s = {.seq = 2, .time_ns = 5000000000ull, .period = 5, .trigger = LK_SCAN_AT_EXIT,
+                        .flags = LK_SCAN_REGISTERS | LK_SCAN_INTERIOR, .pause_ns = 1234567,
+                        .scan_ns = 89000000, .threads = 3, .root_bytes = 1 << 20,
+                        .heap_bytes = 1ull << 33, .blocks = 10000000};
+    lk_write_scan_begin(&w, &s);
+    struct lk_scan_site a = {.site = 7, .count = {3, 4, 5}, .bytes = {300, 400, UINT64_MAX},
+                             .nret = 2, .ret_kind = {LK_RET_MODULE, LK_RET_SITE},
+                             .ret_id = {1, 9}, .ret_count = {4, 1}};
+    struct lk_scan_site b = {.site = 1ull << 40, .count = {1, 0, 0}, .bytes = {64, 0, 0}};
+    lk_write_scan_site(&w, &a);
+    lk_write_scan_site(&w, &b);
+    lk_write_scan_sites_end(&w);
+    uint8_t content[LK_SCAN_CONTENT], mask[LK_SCAN_CONTENT / 8] = {0x81, 0xff};
+    for (int i = 0; i < LK_SCAN_CONTENT; i++)
+        content[i] = (uint8_t)i;
+    struct lk_scan_sample m1 = {.site = 7, .state = LK_BLOCK_UNREACHABLE, .size = 4096,
+                                .period = 3, .content = {content, LK_SCAN_CONTENT},
+                                .redacted = {mask, LK_SCAN_CONTENT / 8}};
+    struct lk_scan_sample m2 = {.site = 1ull << 40, .state = LK_BLOCK_REACHABLE, .size = 5,
+                                .period = 0, .content = {content, 5}, .redacted = {mask, 1}};
+    lk_write_scan_sample(&w, &m1);
+    lk_write_scan_sample(&w, &m2);
+    assert_int_equal(lk_write_scan_end(&w), 0);
+
+    const uint8_t *p = w.buf;
+    assert_int_equal(p[0], LK_REC_SCAN);
+    uint32_t len = (uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 24;
+    assert_int_equal(len + LK_FRAME_HEAD + LK_FRAME_TAIL, w.len);
+    struct lk_scan d;
+    assert_int_equal(lk_scan_decode(p + LK_FRAME_HEAD, len, &d), 0);
+    assert_int_equal(d.seq, 2);
+    assert_int_equal(d.trigger, LK_SCAN_AT_EXIT);
+    assert_int_equal(d.flags, LK_SCAN_REGISTERS | LK_SCAN_INTERIOR);
+    assert_int_equal(d.pause_ns, 1234567);
+    assert_int_equal(d.heap_bytes, 1ull << 33);
+    assert_int_equal(d.blocks, 10000000);
+    struct lk_scan_site e;
+    assert_int_equal(lk_scan_next_site(&d, &e), 1);
+    assert_int_equal(e.site, 7);
+    assert_int_equal(e.count[LK_BLOCK_INDIRECT], 4);
+    assert_int_equal(e.bytes[LK_BLOCK_REACHABLE], UINT64_MAX);
+    assert_int_equal(e.nret, 2);
+    assert_int_equal(e.ret_kind[1], LK_RET_SITE);
+    assert_int_equal(e.ret_id[1], 9);
+    assert_int_equal(e.ret_count[0], 4);
+    assert_int_equal(lk_scan_next_site(&d, &e), 1);
+    assert_int_equal(e.site, 1ull << 40);
+    assert_int_equal(e.nret, 0);
+    assert_int_equal(lk_scan_next_site(&d, &e), 0);
+    struct lk_scan_sample m;
+    assert_int_equal(lk_scan_next_sample(&d, &m), 1);
+    assert_int_equal(m.size, 4096);
+    assert_int_equal(m.period, 3);
+    assert_bytes(m.content, content, LK_SCAN_CONTENT);
+    assert_bytes(m.redacted, mask, LK_SCAN_CONTENT / 8);
+    assert_int_equal(lk_scan_next_sample(&d, &m), 1);
+    assert_int_equal(m.state, LK_BLOCK_REACHABLE);
+    assert_bytes(m.content, content, 5);
+    assert_int_equal(m.redacted.n, 1);
+    assert_int_equal(lk_scan_next_sample(&d, &m), 0);
+
+    /* Every shorter payload is refused, never read past. */
+    for (uint32_t n = 0; n < len; n++) {
+        uint8_t *q = exact_copy(p + LK_FRAME_HEAD, n);
+        struct lk_record rec = {LK_REC_SCAN, q, n, 0, 0};
+        assert_true(decode_any(&rec) < 0);
+        free(q);
+    }
+    writer_free(&w);
 }
 
 int
@@ -980,6 +1074,7 @@ main(void)
         cmocka_unit_test(test_truncate_every_offset),
         cmocka_unit_test(test_flip_every_byte),
         cmocka_unit_test(test_decoders_on_random_payloads),
+        cmocka_unit_test(test_scan_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
