@@ -203,23 +203,70 @@ build_id_ok(const struct mod_state *st)
     return (size_t)n == st->mod->build_id_len && !memcmp(bits, st->mod->build_id, (size_t)n);
 }
 
-/* /usr/lib/debug/.build-id/ab/cdef....debug for the recorded build-id. */
+/* Opens the module from a file found by its recorded build-id, the way gdb
+ * and eu-* tools look: in each directory of LEAKSCOPE_DEBUG_PATH (colon-
+ * separated; a symbol store of copies of shipped binaries or of their debug
+ * files) and then /usr/lib/debug, DIR/.build-id/ab/cdef....debug, then
+ * (symbol stores keep the binary itself) DIR/.build-id/ab/cdef...; then
+ * debuginfod's client cache ($DEBUGINFOD_CACHE_PATH, else
+ * $XDG_CACHE_HOME/debuginfod_client, else ~/.cache/debuginfod_client)
+ * HEX/debuginfo and HEX/executable. A library unloaded and deleted before
+ * the report still resolves when one of these holds it. 0 when opened. */
 static int
-debug_path(const struct lk_model_module *mod, char *buf, size_t cap)
+open_by_build_id(struct mod_state *st)
 {
+    const struct lk_model_module *mod = st->mod;
     if (mod->build_id_len < 2 || mod->build_id_len > 64)
         return -1;
-    size_t o = (size_t)snprintf(buf, cap, "/usr/lib/debug/.build-id/%02x/", mod->build_id[0]);
-    for (size_t i = 1; i < mod->build_id_len && o + 3 < cap; i++)
-        o += (size_t)snprintf(buf + o, cap - o, "%02x", mod->build_id[i]);
-    snprintf(buf + o, cap - o, ".debug");
-    return access(buf, R_OK) == 0 ? 0 : -1;
+    char hex[2 * 64 + 1];
+    for (size_t i = 0; i < mod->build_id_len; i++)
+        snprintf(hex + 2 * i, 3, "%02x", mod->build_id[i]);
+    const char *env = getenv("LEAKSCOPE_DEBUG_PATH");
+    char dirs[4096];
+    snprintf(dirs, sizeof dirs, "%s%s/usr/lib/debug", env && env[0] ? env : "",
+             env && env[0] ? ":" : "");
+    char path[4096 + 256];
+    for (char *save = NULL, *d = strtok_r(dirs, ":", &save); d; d = strtok_r(NULL, ":", &save)) {
+        static const char *const suffix[] = {".debug", ""};
+        for (int k = 0; k < 2; k++) {
+            snprintf(path, sizeof path, "%s/.build-id/%.2s/%s%s", d, hex, hex + 2, suffix[k]);
+            if (access(path, R_OK) == 0 && report(st, path) == 0) {
+                if (build_id_ok(st))
+                    return 0;
+                dwfl_end(st->dwfl);
+                st->dwfl = NULL;
+                st->dm = NULL;
+            }
+        }
+    }
+    char cache[4096];
+    const char *c = getenv("DEBUGINFOD_CACHE_PATH"), *x = getenv("XDG_CACHE_HOME");
+    const char *home = getenv("HOME");
+    if (c && c[0])
+        snprintf(cache, sizeof cache, "%s", c);
+    else if (x && x[0])
+        snprintf(cache, sizeof cache, "%s/debuginfod_client", x);
+    else if (home && home[0])
+        snprintf(cache, sizeof cache, "%s/.cache/debuginfod_client", home);
+    else
+        return -1;
+    static const char *const leaf[] = {"debuginfo", "executable"};
+    for (int k = 0; k < 2; k++) {
+        snprintf(path, sizeof path, "%s/%s/%s", cache, hex, leaf[k]);
+        if (access(path, R_OK) == 0 && report(st, path) == 0) {
+            if (build_id_ok(st))
+                return 0;
+            dwfl_end(st->dwfl);
+            st->dwfl = NULL;
+            st->dm = NULL;
+        }
+    }
+    return -1;
 }
 
 static void
 open_module(struct lk_symbolizer *s, struct mod_state *st)
 {
-    char dbg[256];
     st->tried = 1;
     const char *path = st->mod->path;
     int exists = path[0] && access(path, R_OK) == 0;
@@ -229,7 +276,7 @@ open_module(struct lk_symbolizer *s, struct mod_state *st)
         dwfl_end(st->dwfl);
         st->dwfl = NULL;
         st->dm = NULL;
-        if (debug_path(st->mod, dbg, sizeof dbg) == 0 && report(st, dbg) == 0)
+        if (open_by_build_id(st) == 0)
             return;
         warn(s,
              "%s: build-id differs from the recording (rebuilt since?); its frames are "
@@ -237,14 +284,15 @@ open_module(struct lk_symbolizer *s, struct mod_state *st)
              path);
         return;
     }
-    if (debug_path(st->mod, dbg, sizeof dbg) == 0 && report(st, dbg) == 0)
+    if (open_by_build_id(st) == 0)
         return;
     const char *b = strrchr(path, '/');
     if (!strncmp(b ? b + 1 : path, "libleakscope", 12))
         return; /* the agent's own frames are folded away by name */
     warn(s,
          exists ? "%s: not a readable ELF file; its frames are shown as path+offset"
-                : "%s: file not found; its frames are shown as path+offset",
+                : "%s: file not found (nor a file with its build-id in LEAKSCOPE_DEBUG_PATH, "
+                  "/usr/lib/debug or debuginfod's cache); its frames are shown as path+offset",
          path[0] ? path : "(unnamed module)");
 }
 
