@@ -125,7 +125,7 @@ lk_options_load(struct lk_options *o, const char **bad)
     o->catch_signals = 1;
     o->track_mmap = 1;
     o->thin_window_ms = 5 * 60 * 1000;
-    o->thin_every = 256 << 10;
+    o->thin_every = 64 << 10;
     *bad = NULL;
 
     if ((e = getenv("LEAKSCOPE_OUT")) && *e)

@@ -26,7 +26,7 @@ struct lk_options {
                                 stay, older ones are thinned (snapshot.c); 0 = never thin
                                 (LEAKSCOPE_THIN=off); default 5 minutes */
     uint64_t thin_every;     /* EVERY: bytes the file grows by between two thinnings, at
-                                least; default 256 KiB */
+                                least; default 64 KiB */
 };
 
 /* Reads the environment (getenv only: no allocation). Unknown or malformed

@@ -25,7 +25,10 @@
 #define LK_MATERIAL_BYTES 1024
 #define LK_MATERIAL_BLOCKS 16
 #define LK_MATERIAL_FRACTION 64
-#define LK_THIN_PER_OCTAVE 64  /* snapshots kept per doubling of age beyond the window */
+/* Beyond the window, a quarter of the window's snapshots are kept per
+ * doubling of age (75 at the default 5 minutes and 1 s), within these. */
+#define LK_THIN_PER_OCTAVE_MIN 8
+#define LK_THIN_PER_OCTAVE_MAX 1024
 
 /* LEAKSCOPE_THIN, read once at the first lk_snapshot_open (start-up, one
  * thread) and kept for a forked child's recording. */
@@ -33,6 +36,7 @@ static struct {
     int loaded;
     uint64_t window_ns; /* 0 = never thin */
     uint64_t every;     /* bytes of growth between two thinnings, at least */
+    uint32_t per_octave; /* snapshots kept per doubling of age beyond the window */
 } thin_cfg;
 
 static int
@@ -117,6 +121,10 @@ lk_snapshot_open(struct lk_recorder *r, int fd, const struct lk_info *info)
         lk_options_load(&o, &bad); /* agent.c reports a malformed value */
         thin_cfg.window_ns = o.thin_window_ms * 1000000ull;
         thin_cfg.every = o.thin_every;
+        uint64_t po = o.thin_window_ms / (info->period_ms ? info->period_ms : 1000) / 4;
+        thin_cfg.per_octave = (uint32_t)(po < LK_THIN_PER_OCTAVE_MIN   ? LK_THIN_PER_OCTAVE_MIN
+                                         : po > LK_THIN_PER_OCTAVE_MAX ? LK_THIN_PER_OCTAVE_MAX
+                                                                       : po);
         thin_cfg.loaded = 1;
     }
     r->thin_at = thin_cfg.window_ns ? thin_cfg.every : 0;
@@ -246,12 +254,12 @@ thin_log(struct lk_recorder *r, const char *what, int err)
  * old file or the new one whole (at worst NAME.thin stays behind too); then
  * writing goes on at the end of the new file. Its memory is mapped for the
  * call and unmapped after. The next attempt waits until the file grows by
- * max(every, half its size), so the work stays proportional to what is
+ * max(every, a quarter of its size), so the work stays proportional to what is
  * appended. Runs under the recorder lock, like every write. */
 static void
 thin_file(struct lk_recorder *r)
 {
-    struct lk_thin_policy pol = {thin_cfg.window_ns, LK_THIN_PER_OCTAVE};
+    struct lk_thin_policy pol = {thin_cfg.window_ns, thin_cfg.per_octave};
     struct lk_thin_plan plan;
     char link[48], path[LK_PATH_MAX], tmp[LK_PATH_MAX + 8];
     struct lk_fmt f;
@@ -324,7 +332,7 @@ thin_file(struct lk_recorder *r)
 out:
     if (rc < 0)
         thin_log(r, what, rc);
-    r->thin_at = r->file_len + (r->file_len / 2 > thin_cfg.every ? r->file_len / 2 : thin_cfg.every);
+    r->thin_at = r->file_len + (r->file_len / 4 > thin_cfg.every ? r->file_len / 4 : thin_cfg.every);
     if (in)
         lk_sys_munmap(in, len);
     if (scratch)
