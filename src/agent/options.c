@@ -73,6 +73,47 @@ parse_size(const char *s, uint64_t *out)
     return 0;
 }
 
+/* LEAKSCOPE_THIN: "off" or "0", or WINDOW[,EVERY] with WINDOW a duration
+ * ("300", "300s", "5m", "1h"; seconds without a suffix) and EVERY a size as
+ * parse_size() reads it. */
+static int
+parse_thin(const char *s, uint64_t *window_ms, uint64_t *every)
+{
+    uint64_t v = 0, mul = 1000, ev = *every;
+    const char *p = s;
+    if (!strcmp(s, "off") || !strcmp(s, "0")) {
+        *window_ms = 0;
+        return 0;
+    }
+    for (; *p >= '0' && *p <= '9'; p++) {
+        v = v * 10 + (uint64_t)(*p - '0');
+        if (v > 1000000000ull)
+            return -1;
+    }
+    if (p == s || v == 0)
+        return -1;
+    if (*p == 'm')
+        mul = 60000;
+    else if (*p == 'h')
+        mul = 3600000;
+    if (*p == 's' || *p == 'm' || *p == 'h')
+        p++;
+    if (*p == ',') {
+        char size[32];
+        size_t n = strlen(p + 1);
+        if (n == 0 || n >= sizeof size)
+            return -1;
+        memcpy(size, p + 1, n + 1);
+        if (parse_size(size, &ev) < 0 || ev < 4096)
+            return -1;
+    } else if (*p) {
+        return -1;
+    }
+    *window_ms = v * mul;
+    *every = ev;
+    return 0;
+}
+
 void
 lk_options_load(struct lk_options *o, const char **bad)
 {
@@ -83,6 +124,8 @@ lk_options_load(struct lk_options *o, const char **bad)
     o->depth = 32;
     o->catch_signals = 1;
     o->track_mmap = 1;
+    o->thin_window_ms = 5 * 60 * 1000;
+    o->thin_every = 64 << 10;
     *bad = NULL;
 
     if ((e = getenv("LEAKSCOPE_OUT")) && *e)
@@ -126,6 +169,8 @@ lk_options_load(struct lk_options *o, const char **bad)
         else
             *bad = "LEAKSCOPE_SAMPLE";
     }
+    if ((e = getenv("LEAKSCOPE_THIN")) && parse_thin(e, &o->thin_window_ms, &o->thin_every) < 0)
+        *bad = "LEAKSCOPE_THIN";
     if ((e = getenv("LEAKSCOPE_DISABLE")) && !strcmp(e, "1"))
         o->disabled = 1;
 }

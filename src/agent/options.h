@@ -22,6 +22,11 @@ struct lk_options {
     int track_mmap;        /* LEAKSCOPE_MMAP=0 disables tracking anonymous mmap */
     uint64_t sample_bytes; /* LEAKSCOPE_SAMPLE: mean sampling interval in bytes (K, M, G
                               suffixes), 0 = track every allocation */
+    uint64_t thin_window_ms; /* LEAKSCOPE_THIN=WINDOW[,EVERY]: snapshots younger than WINDOW
+                                stay, older ones are thinned (snapshot.c); 0 = never thin
+                                (LEAKSCOPE_THIN=off); default 5 minutes */
+    uint64_t thin_every;     /* EVERY: bytes the file grows by between two thinnings, at
+                                least; default 64 KiB */
 };
 
 /* Reads the environment (getenv only: no allocation). Unknown or malformed

@@ -13,6 +13,8 @@
 #include "base/fmt.h"
 #include "modules.h"
 #include "arena.h"
+#include "options.h"
+#include "record/thin.h"
 #include "live_map.h"
 #include "unwind.h"
 #include "procmem.h"
@@ -23,6 +25,19 @@
 #define LK_MATERIAL_BYTES 1024
 #define LK_MATERIAL_BLOCKS 16
 #define LK_MATERIAL_FRACTION 64
+/* Beyond the window, a quarter of the window's snapshots are kept per
+ * doubling of age (75 at the default 5 minutes and 1 s), within these. */
+#define LK_THIN_PER_OCTAVE_MIN 8
+#define LK_THIN_PER_OCTAVE_MAX 1024
+
+/* LEAKSCOPE_THIN, read once at the first lk_snapshot_open (start-up, one
+ * thread) and kept for a forked child's recording. */
+static struct {
+    int loaded;
+    uint64_t window_ns; /* 0 = never thin */
+    uint64_t every;     /* bytes of growth between two thinnings, at least */
+    uint32_t per_octave; /* snapshots kept per doubling of age beyond the window */
+} thin_cfg;
 
 static int
 grow_mmap(struct lk_writer *w, size_t need)
@@ -91,6 +106,8 @@ flush(struct lk_recorder *r)
     int err = lk_sys_write_all(r->fd, r->w.buf, r->w.len);
     if (err < 0)
         fail(r, err, "cannot write the recording");
+    else
+        r->file_len += r->w.len;
     lk_writer_reset(&r->w);
 }
 
@@ -98,6 +115,19 @@ int
 lk_snapshot_open(struct lk_recorder *r, int fd, const struct lk_info *info)
 {
     memset(r, 0, sizeof *r);
+    if (!thin_cfg.loaded) {
+        static struct lk_options o; /* 4 KiB of path: not on a small stack */
+        const char *bad;
+        lk_options_load(&o, &bad); /* agent.c reports a malformed value */
+        thin_cfg.window_ns = o.thin_window_ms * 1000000ull;
+        thin_cfg.every = o.thin_every;
+        uint64_t po = o.thin_window_ms / (info->period_ms ? info->period_ms : 1000) / 4;
+        thin_cfg.per_octave = (uint32_t)(po < LK_THIN_PER_OCTAVE_MIN   ? LK_THIN_PER_OCTAVE_MIN
+                                         : po > LK_THIN_PER_OCTAVE_MAX ? LK_THIN_PER_OCTAVE_MAX
+                                                                       : po);
+        thin_cfg.loaded = 1;
+    }
+    r->thin_at = thin_cfg.window_ns ? thin_cfg.every : 0;
     r->fd = fd;
     r->start_ns = lk_sys_now_ns();
     r->full_next = 1;
@@ -157,6 +187,158 @@ count_class(uintptr_t addr, const struct lk_live_info *info, void *ctx)
     unsigned c = lk_size_class(info->size);
     cl->count[c]++;
     cl->bytes[c] += info->size;
+}
+
+/* ---- thinning ---------------------------------------------------------- */
+
+/* The thinned copy, in an mmap'd buffer as large as the file: thinning never
+ * makes a file longer (thin.h). */
+struct obuf {
+    uint8_t *p;
+    size_t n, cap;
+};
+
+static int
+obuf_out(void *ctx, const void *p, size_t n)
+{
+    struct obuf *b = ctx;
+    if (n > b->cap - b->n)
+        return -LK_ENOSPACE;
+    memcpy(b->p + b->n, p, n);
+    b->n += n;
+    return 0;
+}
+
+/* Reads our own recording back through path (fd is write-only), checking
+ * that path still names it; exactly len bytes into buf. */
+static int
+read_back(const struct lk_recorder *r, const char *path, uint8_t *buf, size_t len)
+{
+    uint64_t dev, ino, nlink;
+    int fd = lk_sys_open_read(path), rc = 0;
+    if (fd < 0)
+        return fd;
+    if (lk_sys_fd_identity(fd, &dev, &ino, &nlink) < 0 || dev != r->dev || ino != r->ino)
+        rc = -ESTALE;
+    for (size_t got = 0; !rc && got < len;) {
+        ssize_t n = lk_sys_read(fd, buf + got, len - got);
+        if (n <= 0)
+            rc = n < 0 ? (int)n : -LK_ETRUNC;
+        else
+            got += (size_t)n;
+    }
+    lk_sys_close(fd);
+    return rc;
+}
+
+static void
+thin_log(struct lk_recorder *r, const char *what, int err)
+{
+    if (r->thin_logged)
+        return;
+    r->thin_logged = 1;
+    char msg[256];
+    struct lk_fmt f;
+    lk_fmt_init(&f, msg, sizeof msg);
+    lk_fmt_str(&f, "cannot thin the recording (");
+    lk_fmt_str(&f, what);
+    lk_fmt_str(&f, ": ");
+    lk_fmt_str(&f, lk_strerror(err));
+    lk_fmt_str(&f, "); it is left whole and recording goes on");
+    lk_sys_log(msg);
+}
+
+/* Thins older snapshots of the recording (record/thin.c). The copy is
+ * written to NAME.thin, created O_EXCL|O_NOFOLLOW with mode 0600 beside the
+ * recording, and renamed over it, so a kill at any point leaves either the
+ * old file or the new one whole (at worst NAME.thin stays behind too); then
+ * writing goes on at the end of the new file. Its memory is mapped for the
+ * call and unmapped after. The next attempt waits until the file grows by
+ * max(every, a quarter of its size), so the work stays proportional to what is
+ * appended. Runs under the recorder lock, like every write. */
+static void
+thin_file(struct lk_recorder *r)
+{
+    struct lk_thin_policy pol = {thin_cfg.window_ns, thin_cfg.per_octave};
+    struct lk_thin_plan plan;
+    char link[48], path[LK_PATH_MAX], tmp[LK_PATH_MAX + 8];
+    struct lk_fmt f;
+    size_t len = (size_t)r->file_len;
+    uint8_t *in = NULL, *scratch = NULL;
+    struct obuf out = {NULL, 0, 0};
+    int tfd = -1, rc;
+    const char *what = "reading it back";
+
+    lk_fmt_init(&f, link, sizeof link);
+    lk_fmt_str(&f, "/proc/self/fd/");
+    lk_fmt_u64(&f, (uint64_t)r->fd);
+    ssize_t pn = lk_sys_readlink(link, path, sizeof path);
+    static const char deleted[] = " (deleted)";
+    if (pn <= 0 || (size_t)pn >= sizeof path - 1 || path[0] != '/') {
+        rc = pn < 0 ? (int)pn : -ENAMETOOLONG;
+        goto out;
+    }
+    if ((size_t)pn >= sizeof deleted - 1 &&
+        !memcmp(path + pn - (sizeof deleted - 1), deleted, sizeof deleted - 1)) {
+        rc = 0; /* deleted: the next flush stops the recording */
+        goto out;
+    }
+    lk_fmt_init(&f, tmp, sizeof tmp);
+    lk_fmt_str(&f, path);
+    lk_fmt_str(&f, ".thin");
+    if (!(in = lk_sys_mmap(len))) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    if ((rc = read_back(r, path, in, len)) < 0)
+        goto out;
+    what = "thinning it";
+    if ((rc = lk_thin_prepare(in, len, &pol, &plan)) < 0 || plan.kept == plan.snaps)
+        goto out; /* nothing old enough to thin yet */
+    scratch = lk_sys_mmap(plan.scratch);
+    out.p = lk_sys_mmap(len);
+    out.cap = len;
+    if (!scratch || !out.p) {
+        rc = -ENOMEM;
+        goto out;
+    }
+    if ((rc = lk_thin_run(in, len, &pol, &plan, scratch, plan.scratch, obuf_out, &out)) < 0)
+        goto out;
+    what = "writing the thinned copy";
+    tfd = lk_sys_create(tmp);
+    if (tfd == -EEXIST && lk_sys_unlink(tmp) == 0) /* left by a kill mid-way */
+        tfd = lk_sys_create(tmp);
+    if (tfd < 0) {
+        rc = tfd;
+        goto out;
+    }
+    if ((rc = lk_sys_write_all(tfd, out.p, out.n)) < 0 || (rc = lk_sys_rename(tmp, path)) < 0) {
+        lk_sys_close(tfd);
+        lk_sys_unlink(tmp);
+        tfd = -1;
+        goto out;
+    }
+    uint64_t nlink;
+    tfd = lk_sys_fd_high(tfd);
+    if ((rc = lk_sys_fd_identity(tfd, &r->dev, &r->ino, &nlink)) < 0) {
+        lk_sys_close(tfd); /* cannot happen on an open fd; stop rather than guess */
+        fail(r, rc, "cannot follow the thinned recording");
+        goto out;
+    }
+    lk_sys_close(r->fd);
+    r->fd = tfd;
+    r->file_len = out.n;
+    r->thinned++;
+out:
+    if (rc < 0)
+        thin_log(r, what, rc);
+    r->thin_at = r->file_len + (r->file_len / 4 > thin_cfg.every ? r->file_len / 4 : thin_cfg.every);
+    if (in)
+        lk_sys_munmap(in, len);
+    if (scratch)
+        lk_sys_munmap(scratch, plan.scratch);
+    if (out.p)
+        lk_sys_munmap(out.p, out.cap);
 }
 
 void
@@ -238,6 +420,8 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
     r->seq++;
     r->full_next = 0;
     flush(r);
+    if (r->fd >= 0 && r->thin_at && r->file_len >= r->thin_at && !r->final)
+        thin_file(r);
 }
 
 void

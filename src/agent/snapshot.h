@@ -17,6 +17,10 @@ struct lk_recorder {
     uint32_t stacks_written; /* sites 1..stacks_written have their STACK record */
     int full_next;       /* next snapshot lists every site (a new recording) */
     int final;           /* the next snapshot is the last: nothing is rate-limited */
+    uint64_t file_len;   /* bytes in the file (all written by us) */
+    uint64_t thin_at;    /* thin older snapshots when file_len reaches this; 0 = never */
+    uint32_t thinned;    /* successful thinnings of this recording */
+    int thin_logged;     /* a failed thinning was logged (once per recording) */
 };
 
 /* Takes ownership of fd: writes the file header and INFO. 0 or -errno (then
@@ -26,7 +30,10 @@ int lk_snapshot_open(struct lk_recorder *r, int fd, const struct lk_info *info);
 /* Encodes module changes, new stacks and a SNAPSHOT of the sites that changed,
  * then writes them with one write(2). untracked_frees: frees of blocks the
  * agent never saw allocated, for LK_PROC_UNTRACKED. A failed write closes the recording
- * for good and is logged once; the host never notices. */
+ * for good and is logged once; the host never notices. When the file has
+ * grown enough since the last time (LEAKSCOPE_THIN), older snapshots are then
+ * thinned: a thinned copy replaces the file by rename(2), and writing goes
+ * on into it; a failed thinning leaves the file as it was. */
 void lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_frees);
 
 /* Encodes and writes a NOTE / an END record. */

@@ -157,6 +157,12 @@ lk_sys_rename(const char *from, const char *to)
 }
 
 int
+lk_sys_unlink(const char *path)
+{
+    return unlink(path) < 0 ? -errno : 0;
+}
+
+int
 lk_sys_fd_identity(int fd, uint64_t *dev, uint64_t *ino, uint64_t *nlink)
 {
     struct stat st;

@@ -527,6 +527,16 @@ tail_poll(struct tail *t)
 {
     if (t->broken)
         return;
+    struct stat now, ours;
+    if (t->fd >= 0 && stat(t->path, &now) == 0 && fstat(t->fd, &ours) == 0 &&
+        (now.st_ino != ours.st_ino || now.st_dev != ours.st_dev)) {
+        /* The agent thinned the recording: a new file took its name. Read
+         * it from the start; what follows on the screen stays the same. */
+        close(t->fd);
+        t->fd = -1;
+        t->len = 0;
+        t->nsnap = 0;
+    }
     if (t->fd < 0) {
         t->fd = open(t->path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
         if (t->fd < 0)

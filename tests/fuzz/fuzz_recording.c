@@ -1,6 +1,7 @@
 /* libFuzzer target: a recording from hostile bytes through everything the
  * CLI does with one -- the framing reader and every record decoder (as
- * `dump -v` walks them), then the model, the verdicts with the process
+ * `dump -v` walks them), the agent's thinning (record/thin.c, whose output
+ * must then read back whole), then the model, the verdicts with the process
  * split, and the text and JSON reports. Module paths are blanked before
  * symbolizing, so that a fuzzed path never makes the target open a device
  * or a FIFO (the symbolizer then looks modules up by build-id only, under
@@ -15,6 +16,7 @@
 #include "analyze/verdict.h"
 #include "record/format.h"
 #include "record/reader.h"
+#include "record/thin.h"
 #include "render/json.h"
 #include "render/text.h"
 #include "symbolize/symbolize.h"
@@ -88,12 +90,55 @@ walk_records(const uint8_t *data, size_t len)
     }
 }
 
+struct out {
+    uint8_t *p;
+    size_t n, cap;
+};
+
+static int
+out_append(void *ctx, const void *p, size_t n)
+{
+    struct out *o = ctx;
+    if (n > o->cap - o->n)
+        return -1; /* thinning never makes a file longer */
+    memcpy(o->p + o->n, p, n);
+    o->n += n;
+    return 0;
+}
+
+/* Thins with a policy that removes nearly everything removable; when the
+ * input is accepted, the output must frame cleanly, with no torn record. */
+static void
+thin(const uint8_t *data, size_t len)
+{
+    struct lk_thin_policy pol = {1000, 1};
+    struct lk_thin_plan plan;
+    if (lk_thin_prepare(data, len, &pol, &plan) < 0)
+        return;
+    void *scratch = calloc(1, plan.scratch);
+    struct out o = {malloc(len ? len : 1), 0, len};
+    if (scratch && o.p && lk_thin_run(data, len, &pol, &plan, scratch, plan.scratch, out_append, &o) == 0) {
+        struct lk_reader r;
+        struct lk_record rec;
+        int rc;
+        if (lk_reader_open(&r, "thinned", o.p, o.n) < 0)
+            abort();
+        while ((rc = lk_reader_next(&r, &rec)) == 1)
+            ;
+        if (rc < 0 || r.torn)
+            abort();
+    }
+    free(scratch);
+    free(o.p);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
 {
     if (!devnull)
         devnull = fopen("/dev/null", "w");
     walk_records(data, len);
+    thin(data, len);
 
     struct lk_model m;
     struct lk_analysis a;
