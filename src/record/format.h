@@ -216,7 +216,7 @@ int lk_stack_decode(const uint8_t *p, size_t n, struct lk_stack *out, struct lk_
                     size_t max);
 
 struct lk_snapshot {
-    uint64_t seq;     /* 0, 1, 2, ... in file order */
+    uint64_t seq;     /* increasing in file order; gaps where older snapshots were thinned */
     uint64_t time_ns; /* monotonic time since start */
     uint64_t period;  /* period index at the snapshot */
     uint64_t proc[LK_PROC_NFIELDS]; /* missing fields read as 0 */
