@@ -67,7 +67,9 @@ static uintptr_t *S; /* B[i].start, for the binary search */
 static size_t N;
 static uintptr_t heap_lo, heap_hi;
 static uint32_t *stk;
-static size_t nstk;
+/* volatile: a fault longjmps out of a scanning loop, and a push the loop
+ * kept in a register would be lost with a block marked but never scanned */
+static volatile size_t nstk;
 static struct map *maps;
 static size_t nmaps;
 static struct lk_sys_range excl[MAX_EXCL];
@@ -218,7 +220,7 @@ scan_root(uintptr_t lo, uintptr_t hi, uint32_t ret)
     lo = (lo + 7) & ~(uintptr_t)7;
     if (hi <= lo)
         return;
-    volatile uintptr_t p = lo;
+    uintptr_t p = lo; /* not needed after a fault: the rest of the range is skipped */
     if (__builtin_setjmp(jb))
         return;
     for (; p + 8 <= hi; p += 8) {
@@ -282,7 +284,7 @@ flood_piece(uintptr_t lo, uintptr_t hi, uint32_t ret, void *ctx)
     (void)ctx;
     lo = (lo + 7) & ~(uintptr_t)7;
     R->heap_bytes += hi > lo ? hi - lo : 0;
-    volatile uintptr_t p = lo;
+    uintptr_t p = lo; /* not needed after a fault: the rest of the range is skipped */
     if (__builtin_setjmp(jb))
         return;
     for (; p + 8 <= hi; p += 8) {
