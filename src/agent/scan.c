@@ -37,7 +37,10 @@
 #define FUTEX_WAIT_ 128 /* FUTEX_WAIT | FUTEX_PRIVATE_FLAG */
 #define FUTEX_WAKE_ 129
 #define PR_SET_PTRACER_ 0x59616d61
-#define STOP_WAIT_NS 2000000000ull /* longest wait for one thread to stop */
+/* Longest wait for all threads to stop: a thread in an uninterruptible
+ * sleep (vfork's parent, a disk wait) would otherwise stretch the pause;
+ * past it the scan goes on without registers. */
+#define STOP_WAIT_NS 500000000ull
 
 static _Atomic int agent_tid;
 static _Atomic uintptr_t agent_sp;
@@ -184,11 +187,11 @@ static void
 collect(struct lk_scan_result *r)
 {
     r->regs_ok = !r->refused;
+    uint64_t until = lk_scan_now_ns() + STOP_WAIT_NS;
     for (int i = 0; i < r->nthreads; i++) {
         struct lk_scan_thread *t = &r->thr[i];
         if (!t->seized)
             continue;
-        uint64_t until = lk_scan_now_ns() + STOP_WAIT_NS;
         int st = 0;
         long w;
         int spins = 0;
