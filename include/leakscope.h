@@ -32,6 +32,12 @@ int leakscope_active(void) LEAKSCOPE_WEAK;
  * Returns 0 when written, -1 when the agent is not tracking. */
 int leakscope_snapshot_now(void) LEAKSCOPE_WEAK;
 
+/* Asks the agent for a reachability scan now (docs/SCAN.md) and waits until
+ * its SCAN record is written (a scan of a large heap takes seconds). Returns
+ * 0 when written, -1 when no scan was made (not tracking, sampled mode, or
+ * the scan failed). */
+int leakscope_scan_now(void) LEAKSCOPE_WEAK;
+
 #ifdef __cplusplus
 }
 #endif

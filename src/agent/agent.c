@@ -25,6 +25,7 @@
 #include "options.h"
 #include "procmem.h"
 #include "record/reader.h"
+#include "scan.h"
 #include "site_table.h"
 #include "snapshot.h"
 #include "sys.h"
@@ -46,6 +47,12 @@ static atomic_int fatal_sig;       /* a fatal signal the thread must handle */
 static atomic_uint snap_requested; /* leakscope_snapshot_now() calls so far */
 static atomic_uint snap_written;   /* requests the snapshot thread has served */
 static atomic_int final_done;      /* the final snapshot is written */
+static atomic_uint scan_requested; /* leakscope_scan_now() calls so far */
+static atomic_uint scan_served;    /* of those, how many the snapshot thread served */
+static atomic_int scan_last_ok;    /* the last served request wrote a SCAN record */
+static atomic_int scan_sig_hit;    /* the scan signal arrived */
+static uint64_t scan_seq;          /* next SCAN record's number (recorder lock) */
+static int scan_noted;             /* a NOTE about scans was written (recorder lock) */
 static atomic_int owned_sig[NSIG]; /* signals whose SIG_DFL we replaced */
 static int (*real_sigaction)(int, const struct sigaction *, struct sigaction *);
 static struct lk_info info;
@@ -379,15 +386,49 @@ fill_info(uint64_t flags)
     info.agent_version = (struct lk_bytes){(const uint8_t *)version, sizeof version - 1};
 }
 
-/* Writes the final snapshot and END once; later calls do nothing. */
+/* Encodes and writes a scan's SCAN record (and its NOTE, once) after the
+ * SNAPSHOT of its period; recorder lock held. */
 static void
-finish(enum lk_end_reason reason, uint64_t code)
+write_scan(struct lk_scan_result *res, const char *note, uint32_t per,
+           enum lk_scan_trigger trigger)
+{
+    if (note && !scan_noted) {
+        scan_noted = 1;
+        lk_snapshot_note(&rec, LK_NOTE_WARN, note);
+    }
+    if (res && rec.fd >= 0) {
+        lk_scan_encode(&rec.w, res, scan_seq++, rec.start_ns, per, trigger);
+        lk_snapshot_flush(&rec);
+    }
+}
+
+/* A reachability scan now (docs/SCAN.md), or NULL: none in sampled mode
+ * (untracked blocks may hold pointers: a NOTE says so once). Takes no lock
+ * of the recorder's; the scan takes the live map's. */
+static struct lk_scan_result *
+scan_now(const char **note, int from_agent_thread)
+{
+    *note = NULL;
+    if (opts.sample_bytes) {
+        *note = "reachability scans need full tracking: with LEAKSCOPE_SAMPLE the blocks the "
+                "agent does not track may hold the only pointers to those it does; no scan made";
+        return NULL;
+    }
+    struct lk_scan_params p = {opts.scan_interior, opts.scan_content, from_agent_thread};
+    return lk_scan_run(&p, note);
+}
+
+/* Writes the final snapshot and END once; later calls do nothing. A scan
+ * made at exit goes between them. */
+static void
+finish(enum lk_end_reason reason, uint64_t code, struct lk_scan_result *res, const char *note)
 {
     lk_lock(&rec_lock);
     if (atomic_load(&lk_state) == LK_STATE_ON) {
         atomic_store(&lk_state, LK_STATE_STOPPED);
         rec.final = 1;
         lk_snapshot_write(&rec, atomic_load(&period), atomic_load(&untracked_frees));
+        write_scan(res, note, atomic_load(&period), LK_SCAN_AT_EXIT);
         lk_snapshot_end(&rec, reason, code);
         lk_snapshot_close(&rec);
     }
@@ -397,11 +438,34 @@ finish(enum lk_end_reason reason, uint64_t code)
 
 /* ---- the snapshot thread ------------------------------------------------ */
 
+/* Which scan this period, if any: a leakscope_scan_now() call, the scan
+ * signal, a request file (`leakscope scan PID` creates RECORDING.scan; the
+ * unlink that succeeds is the request), or every N periods. -1 for none. */
+static int
+scan_due(uint32_t per, int tick, unsigned *want)
+{
+    *want = atomic_load(&scan_requested);
+    if (*want != atomic_load(&scan_served))
+        return LK_SCAN_BY_REQUEST;
+    if (atomic_exchange(&scan_sig_hit, 0))
+        return LK_SCAN_BY_SIGNAL;
+    if (!tick)
+        return -1;
+    char path[LK_PATH_MAX];
+    with_suffix(path, rec_path, ".scan", 0);
+    if (lk_sys_unlink(path) == 0)
+        return LK_SCAN_BY_REQUEST;
+    if (opts.scan_every && per % opts.scan_every == 0)
+        return LK_SCAN_BY_PERIOD;
+    return -1;
+}
+
 static void *
 snapshot_main(void *arg)
 {
     (void)arg;
     lk_guard = 1;
+    lk_scan_set_agent_thread();
     uint64_t step = (uint64_t)opts.period_ms * 1000000ull;
     uint64_t next = lk_sys_now_ns() + step;
     for (;;) {
@@ -412,24 +476,41 @@ snapshot_main(void *arg)
             break;
         int sig = atomic_load(&fatal_sig);
         if (sig) {
-            finish(LK_END_SIGNAL, (uint64_t)sig);
+            finish(LK_END_SIGNAL, (uint64_t)sig, NULL, NULL);
             break;
         }
         uint64_t now = lk_sys_now_ns();
         unsigned req = atomic_load(&snap_requested);
-        if (now < next && req == atomic_load(&snap_written))
+        int tick = now >= next;
+        if (!tick && req == atomic_load(&snap_written) &&
+            atomic_load(&scan_requested) == atomic_load(&scan_served) &&
+            !atomic_load(&scan_sig_hit))
             continue;
-        if (now >= next) {
+        if (tick) {
             next += step;
             if (next <= now) /* we fell behind (stopped process): do not burst */
                 next = now + step;
         }
         uint32_t per = atomic_fetch_add(&period, 1) + 1;
+        unsigned scan_want;
+        int trigger = scan_due(per, tick, &scan_want);
+        struct lk_scan_result *res = NULL;
+        const char *note = NULL;
+        if (trigger >= 0)
+            res = scan_now(&note, 1);
         lk_lock(&rec_lock);
-        if (atomic_load(&lk_state) == LK_STATE_ON)
+        if (atomic_load(&lk_state) == LK_STATE_ON) {
             lk_snapshot_write(&rec, per, atomic_load(&untracked_frees));
+            if (trigger >= 0)
+                write_scan(res, note, per, (enum lk_scan_trigger)trigger);
+        }
         lk_unlock(&rec_lock);
+        lk_scan_release(res);
         atomic_store(&snap_written, req);
+        if (trigger >= 0) {
+            atomic_store(&scan_last_ok, res != NULL);
+            atomic_store(&scan_served, scan_want);
+        }
     }
     return NULL;
 }
@@ -467,6 +548,24 @@ lk_agent_snapshot_now(void)
     for (int i = 0; i < 1000; i++) {
         if ((int)(atomic_load(&snap_written) - want) >= 0)
             return 0;
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    return -1;
+}
+
+int
+lk_agent_scan_now(void)
+{
+    if (atomic_load(&lk_state) != LK_STATE_ON)
+        return -1;
+    unsigned want = atomic_fetch_add(&scan_requested, 1) + 1;
+    sem_post(&wake);
+    for (int i = 0; i < 120000; i++) { /* a scan of a large heap takes seconds */
+        if ((int)(atomic_load(&scan_served) - want) >= 0)
+            return atomic_load(&scan_last_ok) ? 0 : -1;
+        if (atomic_load(&lk_state) != LK_STATE_ON)
+            return -1;
         struct timespec ts = {0, 1000000};
         nanosleep(&ts, NULL);
     }
@@ -560,6 +659,22 @@ on_fatal_signal(int sig)
     die_by(sig);
 }
 
+/* The scan signal (LEAKSCOPE_SCAN_SIGNAL): only a flag and a wake-up, both
+ * async-signal-safe. Acts as SIG_DFL when the agent does not record (in a
+ * fork child, after the final snapshot). */
+static void
+on_scan_signal(int sig)
+{
+    if (atomic_load(&lk_state) != LK_STATE_ON) {
+        die_by(sig);
+        return;
+    }
+    int saved = errno;
+    atomic_store(&scan_sig_hit, 1);
+    sem_post(&wake);
+    errno = saved;
+}
+
 static const int fatal_sigs[] = {SIGTERM, SIGINT, SIGHUP};
 
 static int
@@ -577,7 +692,7 @@ own(int sig, struct sigaction *old)
 {
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_fatal_signal;
+    sa.sa_handler = sig == opts.scan_signal ? on_scan_signal : on_fatal_signal;
     sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     atomic_store(&owned_sig[sig], 1);
@@ -591,10 +706,15 @@ own(int sig, struct sigaction *old)
 static void
 own_signals(void)
 {
-    if (!real_sigaction || !opts.catch_signals)
+    struct sigaction cur;
+    if (!real_sigaction)
+        return;
+    if (opts.scan_signal && real_sigaction(opts.scan_signal, NULL, &cur) == 0 &&
+        cur.sa_handler == SIG_DFL && !(cur.sa_flags & SA_SIGINFO))
+        own(opts.scan_signal, NULL);
+    if (!opts.catch_signals)
         return;
     for (size_t i = 0; i < sizeof fatal_sigs / sizeof fatal_sigs[0]; i++) {
-        struct sigaction cur;
         if (real_sigaction(fatal_sigs[i], NULL, &cur) == 0 && cur.sa_handler == SIG_DFL &&
             !(cur.sa_flags & SA_SIGINFO))
             own(fatal_sigs[i], NULL);
@@ -604,8 +724,9 @@ own_signals(void)
 int
 lk_agent_signal_take_default(int sig, struct sigaction *old)
 {
-    if (!real_sigaction || !opts.catch_signals || !is_fatal_sig(sig) ||
-        atomic_load(&lk_state) != LK_STATE_ON)
+    if (!real_sigaction || atomic_load(&lk_state) != LK_STATE_ON)
+        return -1;
+    if (!(opts.scan_signal && sig == opts.scan_signal) && (!opts.catch_signals || !is_fatal_sig(sig)))
         return -1;
     return own(sig, old);
 }
@@ -706,7 +827,12 @@ on_exit_handler(int status, void *arg)
 {
     (void)arg;
     lk_guard = 1;
-    finish(LK_END_EXIT, (uint64_t)(unsigned)status);
+    struct lk_scan_result *res = NULL;
+    const char *note = NULL;
+    if (opts.scan_at_exit && atomic_load(&lk_state) == LK_STATE_ON)
+        res = scan_now(&note, 0);
+    finish(LK_END_EXIT, (uint64_t)(unsigned)status, res, note);
+    lk_scan_release(res);
 }
 
 /* Does a call to malloc from the program reach the agent? Calls malloc

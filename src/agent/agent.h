@@ -71,6 +71,7 @@ size_t lk_agent_usable_size(void *p);
 /* The public API (include/leakscope.h), exported by interpose.c. */
 int lk_agent_active(void);
 int lk_agent_snapshot_now(void);
+int lk_agent_scan_now(void);
 
 /* Signals whose default action the agent replaced with a handler that writes
  * the final snapshot first. interpose.c shows the program SIG_DFL for these

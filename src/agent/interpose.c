@@ -303,6 +303,14 @@ leakscope_snapshot_now(void)
     return lk_agent_snapshot_now();
 }
 
+/* Asks for a reachability scan and waits until its SCAN record is written:
+ * 0, or -1 when no scan was made (not tracking, sampled mode, scan failed). */
+LK_EXPORT int
+leakscope_scan_now(void)
+{
+    return lk_agent_scan_now();
+}
+
 LK_EXPORT int
 sigaction(int sig, const struct sigaction *act, struct sigaction *old)
 {

@@ -323,3 +323,20 @@ lk_live_map_reset_locks(void)
         lk_lock_reset(&shards[i].lock);
     lk_lock_reset(&big_lock);
 }
+
+int
+lk_live_map_try_lock_all(int tries)
+{
+    for (int i = 0; i < NSHARDS; i++)
+        if (!lk_lock_try(&shards[i].lock, tries)) {
+            while (i-- > 0)
+                lk_unlock(&shards[i].lock);
+            return 0;
+        }
+    if (!lk_lock_try(&big_lock, tries)) {
+        for (int i = NSHARDS - 1; i >= 0; i--)
+            lk_unlock(&shards[i].lock);
+        return 0;
+    }
+    return 1;
+}

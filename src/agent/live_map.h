@@ -70,6 +70,10 @@ int lk_live_map_foreach(void (*fn)(uintptr_t addr, const struct lk_live_info *in
                         void *ctx);
 
 void lk_live_map_lock_all(void);
+/* lk_live_map_lock_all, unless a lock stays held through `tries` yields (a
+ * thread stopped for good inside the agent, or this very thread interrupted
+ * in it): then releases what it took and returns 0. 1 when all are held. */
+int lk_live_map_try_lock_all(int tries);
 void lk_live_map_unlock_all(void);
 void lk_live_map_reset_locks(void);
 

@@ -2,6 +2,7 @@
  * malloc), at start-up before any thread of ours exists. */
 #include "options.h"
 
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -114,6 +115,33 @@ parse_thin(const char *s, uint64_t *window_ms, uint64_t *every)
     return 0;
 }
 
+/* "USR2", "SIGUSR2" or a number -> a signal the agent may take for scans:
+ * not one it owns already, nor one whose default is to stop, nor KILL/STOP
+ * or the synchronous faults. */
+static int
+parse_signal(const char *s, uint64_t *out)
+{
+    static const struct {
+        const char *name;
+        int sig;
+    } names[] = {{"USR1", SIGUSR1}, {"USR2", SIGUSR2}, {"PWR", SIGPWR}, {"WINCH", SIGWINCH},
+                 {"URG", SIGURG},   {"PROF", SIGPROF}, {"VTALRM", SIGVTALRM}};
+    uint64_t v = 0;
+    if (!strncmp(s, "SIG", 3))
+        s += 3;
+    if (parse_uint(s, 64, &v) < 0) {
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (!strcmp(s, names[i].name))
+                v = (uint64_t)names[i].sig;
+    }
+    if (v == 0 || v >= NSIG || v == SIGKILL || v == SIGSTOP || v == SIGSEGV || v == SIGBUS ||
+        v == SIGILL || v == SIGFPE || v == SIGTERM || v == SIGINT || v == SIGHUP ||
+        v == SIGCHLD || v == SIGTSTP || v == SIGTTIN || v == SIGTTOU || v == SIGCONT)
+        return -1;
+    *out = v;
+    return 0;
+}
+
 void
 lk_options_load(struct lk_options *o, const char **bad)
 {
@@ -171,6 +199,38 @@ lk_options_load(struct lk_options *o, const char **bad)
     }
     if ((e = getenv("LEAKSCOPE_THIN")) && parse_thin(e, &o->thin_window_ms, &o->thin_every) < 0)
         *bad = "LEAKSCOPE_THIN";
+    o->scan_at_exit = o->sample_bytes == 0;
+    o->scan_interior = 1;
+    if ((e = getenv("LEAKSCOPE_SCAN_EVERY"))) {
+        if (parse_uint(e, 1u << 30, &v) == 0)
+            o->scan_every = (uint32_t)v;
+        else
+            *bad = "LEAKSCOPE_SCAN_EVERY";
+    }
+    if ((e = getenv("LEAKSCOPE_SCAN_AT_EXIT"))) {
+        if (!strcmp(e, "0") || !strcmp(e, "1"))
+            o->scan_at_exit = *e == '1';
+        else
+            *bad = "LEAKSCOPE_SCAN_AT_EXIT";
+    }
+    if ((e = getenv("LEAKSCOPE_SCAN_SIGNAL")) && *e) {
+        if (parse_signal(e, &v) == 0)
+            o->scan_signal = (int)v;
+        else
+            *bad = "LEAKSCOPE_SCAN_SIGNAL";
+    }
+    if ((e = getenv("LEAKSCOPE_SCAN_INTERIOR"))) {
+        if (!strcmp(e, "0") || !strcmp(e, "1"))
+            o->scan_interior = *e == '1';
+        else
+            *bad = "LEAKSCOPE_SCAN_INTERIOR";
+    }
+    if ((e = getenv("LEAKSCOPE_SCAN_CONTENT"))) {
+        if (parse_uint(e, 256, &v) == 0)
+            o->scan_content = (uint32_t)v;
+        else
+            *bad = "LEAKSCOPE_SCAN_CONTENT";
+    }
     if ((e = getenv("LEAKSCOPE_DISABLE")) && !strcmp(e, "1"))
         o->disabled = 1;
 }

@@ -27,6 +27,13 @@ struct lk_options {
                                 (LEAKSCOPE_THIN=off); default 5 minutes */
     uint64_t thin_every;     /* EVERY: bytes the file grows by between two thinnings, at
                                 least; default 64 KiB */
+    uint32_t scan_every;   /* LEAKSCOPE_SCAN_EVERY: a reachability scan every N periods, 0 = off */
+    int scan_at_exit;      /* LEAKSCOPE_SCAN_AT_EXIT=1|0: a scan before the final snapshot;
+                              default on in full tracking, off when sampling */
+    int scan_signal;       /* LEAKSCOPE_SCAN_SIGNAL=USR2|SIGUSR2|N: a scan on that signal, 0 = none */
+    int scan_interior;     /* LEAKSCOPE_SCAN_INTERIOR=0: only pointers to a block's start keep it */
+    uint32_t scan_content; /* LEAKSCOPE_SCAN_CONTENT=N: first N bytes (max 256) of a few blocks
+                              per site, redacted; 0 = none (default) */
 };
 
 /* Reads the environment (getenv only: no allocation). Unknown or malformed

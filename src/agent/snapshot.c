@@ -443,6 +443,12 @@ lk_snapshot_end(struct lk_recorder *r, enum lk_end_reason reason, uint64_t code)
 }
 
 void
+lk_snapshot_flush(struct lk_recorder *r)
+{
+    flush(r);
+}
+
+void
 lk_snapshot_close(struct lk_recorder *r)
 {
     lk_sys_close(r->fd);

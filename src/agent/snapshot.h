@@ -40,6 +40,10 @@ void lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracke
 void lk_snapshot_note(struct lk_recorder *r, enum lk_note_level level, const char *text);
 void lk_snapshot_end(struct lk_recorder *r, enum lk_end_reason reason, uint64_t code);
 
+/* Writes out whatever was encoded into r->w since the last write (a SCAN
+ * record the caller encoded itself), with the same checks as a snapshot. */
+void lk_snapshot_flush(struct lk_recorder *r);
+
 /* Closes the file; further writes are dropped. */
 void lk_snapshot_close(struct lk_recorder *r);
 

@@ -22,18 +22,119 @@ static int quiet;
 static _Atomic long write_count;
 static long fault_write_at = -1; /* read once from the environment */
 
+/* The registry of the agent's own mappings (sys.h). A slot is claimed by a
+ * CAS on lo and published by storing hi; released by clearing hi, then lo.
+ * A reader may see a slot half-written: it ignores slots with hi <= lo. */
+static _Atomic uintptr_t own_lo[LK_SYS_OWN_MAX], own_hi[LK_SYS_OWN_MAX];
+
+static void
+own_add(uintptr_t lo, size_t len)
+{
+    for (size_t i = 0; i < LK_SYS_OWN_MAX; i++) {
+        uintptr_t z = 0;
+        if (atomic_load_explicit(&own_lo[i], memory_order_relaxed) == 0 &&
+            atomic_compare_exchange_strong(&own_lo[i], &z, lo)) {
+            atomic_store(&own_hi[i], lo + len);
+            return;
+        }
+    }
+}
+
+static void
+own_remove(uintptr_t lo)
+{
+    for (size_t i = 0; i < LK_SYS_OWN_MAX; i++)
+        if (atomic_load_explicit(&own_lo[i], memory_order_relaxed) == lo) {
+            atomic_store(&own_hi[i], 0);
+            atomic_store(&own_lo[i], 0);
+            return;
+        }
+}
+
+size_t
+lk_sys_own_ranges(struct lk_sys_range *out, size_t max)
+{
+    size_t n = 0;
+    for (size_t i = 0; i < LK_SYS_OWN_MAX && n < max; i++) {
+        uintptr_t lo = atomic_load(&own_lo[i]), hi = atomic_load(&own_hi[i]);
+        if (lo && hi > lo) {
+            out[n].lo = lo;
+            out[n].hi = hi;
+            n++;
+        }
+    }
+    return n;
+}
+
 void *
 lk_sys_mmap(size_t len)
 {
     void *p = lk_sys_raw_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    return p == MAP_FAILED ? NULL : p;
+    if (p == MAP_FAILED)
+        return NULL;
+    own_add((uintptr_t)p, len);
+    return p;
 }
 
 void
 lk_sys_munmap(void *p, size_t len)
 {
-    if (p)
+    if (p) {
+        own_remove((uintptr_t)p);
         lk_sys_raw_munmap(p, len);
+    }
+}
+
+/* lk_sys_clone_on(flags, stack_top, fn, arg): rdi, rsi, rdx, rcx. fn and arg
+ * are put on the new stack before the call, so the child, which returns from
+ * the syscall on that stack, can pop them; the parent returns normally. */
+__asm__(".text\n"
+        ".p2align 4\n"
+        ".globl lk_sys_clone_on\n"
+        ".hidden lk_sys_clone_on\n"
+        ".type lk_sys_clone_on,@function\n"
+        "lk_sys_clone_on:\n"
+        "    and $-16, %rsi\n"
+        "    sub $16, %rsi\n"
+        "    mov %rdx, 0(%rsi)\n"
+        "    mov %rcx, 8(%rsi)\n"
+        "    mov $56, %eax\n" /* SYS_clone(flags, newsp, ptid, ctid, tls) */
+        "    xor %edx, %edx\n"
+        "    xor %r10d, %r10d\n"
+        "    xor %r8d, %r8d\n"
+        "    syscall\n"
+        "    test %rax, %rax\n"
+        "    jnz 1f\n"
+        "    xor %ebp, %ebp\n"
+        "    pop %rax\n"
+        "    pop %rdi\n"
+        "    call *%rax\n"
+        "    mov %eax, %edi\n"
+        "    mov $60, %eax\n" /* SYS_exit */
+        "    syscall\n"
+        "    hlt\n"
+        "1:  ret\n"
+        ".size lk_sys_clone_on, .-lk_sys_clone_on\n"
+        ".p2align 4\n"
+        ".type lk_sys_sigreturn,@function\n"
+        "lk_sys_sigreturn:\n"
+        "    mov $15, %eax\n" /* SYS_rt_sigreturn */
+        "    syscall\n"
+        "    hlt\n"
+        ".size lk_sys_sigreturn, .-lk_sys_sigreturn\n");
+
+void lk_sys_sigreturn(void) __asm__("lk_sys_sigreturn");
+
+int
+lk_sys_raw_sigaction(int sig, void (*handler)(int), unsigned long flags)
+{
+    struct {
+        void (*handler)(int);
+        unsigned long flags;
+        void (*restorer)(void);
+        uint64_t mask;
+    } ksa = {handler, flags | 0x04000000ul /* SA_RESTORER */, lk_sys_sigreturn, 0};
+    return (int)lk_sys_call6(SYS_rt_sigaction, sig, (long)&ksa, 0, 8, 0, 0);
 }
 
 /* Raw system calls: the agent interposes mmap/munmap/mremap, and glibc's

@@ -9,9 +9,50 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-/* Anonymous private read-write mapping, zero-filled; NULL on failure. */
+/* Anonymous private read-write mapping, zero-filled; NULL on failure. Every
+ * such mapping is entered in the registry of the agent's own memory (below)
+ * until lk_sys_munmap, so a reachability scan never takes it for a root. */
 void *lk_sys_mmap(size_t len);
 void lk_sys_munmap(void *p, size_t len);
+
+/* The registry of the agent's own mappings: at most LK_SYS_OWN_MAX live at
+ * once (beyond that a mapping is simply not registered: the scan may then
+ * read agent tables, which hold no heap pointers, only packed addresses and
+ * return addresses). Lock-free; copies the registered ranges into out[] and
+ * returns how many. */
+#define LK_SYS_OWN_MAX 4096
+struct lk_sys_range {
+    uintptr_t lo, hi; /* [lo, hi) */
+};
+size_t lk_sys_own_ranges(struct lk_sys_range *out, size_t max);
+
+/* A raw system call: no glibc wrapper, no errno, no TLS access, so it is safe
+ * in the scan's tracer (which shares the caller's TLS) and in the scanner (a
+ * copy whose glibc locks may be held forever). Returns the result or -errno. */
+static inline long
+lk_sys_call6(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
+{
+    long ret;
+    register long r10 __asm__("r10") = a4;
+    register long r8 __asm__("r8") = a5;
+    register long r9 __asm__("r9") = a6;
+    __asm__ volatile("syscall"
+                     : "=a"(ret)
+                     : "a"(nr), "D"(a1), "S"(a2), "d"(a3), "r"(r10), "r"(r8), "r"(r9)
+                     : "rcx", "r11", "memory");
+    return ret;
+}
+
+/* clone(2) onto a new stack: the child runs fn(arg) on stack_top (16-byte
+ * aligned down) and exits with its return value (exit, not exit_group). No
+ * glibc: no atfork handlers, no TLS set-up, no pid cache touched. Returns the
+ * child's id in the parent, or -errno. */
+long lk_sys_clone_on(unsigned long flags, void *stack_top, int (*fn)(void *), void *arg);
+
+/* Installs handler for sig with the kernel's rt_sigaction (SA_RESTORER with a
+ * trampoline of our own): for the scanner, whose copied glibc must not be
+ * entered. 0 or -errno. */
+int lk_sys_raw_sigaction(int sig, void (*handler)(int), unsigned long flags);
 
 /* The kernel's mmap/munmap/mremap without glibc's wrappers (which the agent
  * interposes); MAP_FAILED / -1 with errno set on failure. */
