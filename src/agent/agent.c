@@ -639,7 +639,7 @@ die_by(int sig)
 }
 
 /* A fatal signal whose default action we replaced: let the snapshot thread
- * write the final snapshot (at most ~2 s), then die by the same signal, so
+ * write the final snapshot (at most 5 s), then die by the same signal, so
  * the exit status is what it would have been. Async-signal-safe. The signal
  * may have interrupted the agent itself on this thread (a busy allocator
  * mostly is inside the agent): the snapshot thread takes no lock such code
@@ -651,7 +651,10 @@ on_fatal_signal(int sig)
     if (atomic_load(&lk_state) == LK_STATE_ON &&
         atomic_compare_exchange_strong(&fatal_sig, &expected, sig)) {
         sem_post(&wake);
-        for (int i = 0; i < 2000 && !atomic_load(&final_done); i++) {
+        /* A deadline, not a count of naps: on a loaded machine each 1 ms
+         * nap lasts longer, and a busy snapshot thread needs longer too. */
+        uint64_t until = lk_sys_now_ns() + 5000000000ull;
+        while (!atomic_load(&final_done) && lk_sys_now_ns() < until) {
             struct timespec ts = {0, 1000000};
             nanosleep(&ts, NULL);
         }
