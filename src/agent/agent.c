@@ -105,20 +105,28 @@ sampled(size_t n)
  * sampled mode 1/P blocks and n/P bytes, P = 1 - exp(-n/S) being its chance
  * to be sampled, which makes the estimates unbiased. Deterministic in n, so
  * the free subtracts exactly what the allocation added. */
-static void
-weigh(uint64_t n, int kind, uint64_t *count, uint64_t *bytes)
+__attribute__((noinline)) static void
+weigh_sampled(uint64_t n, uint64_t *count, uint64_t *bytes)
 {
-    if (!lk_sample_mean || kind == LK_KIND_MMAP) {
-        *count = 1;
-        *bytes = n;
-        return;
-    }
     double w = -1.0 / expm1(-(double)(n ? n : 1) / (double)lk_sample_mean);
     *count = (uint64_t)(w + 0.5);
     *bytes = (uint64_t)((double)n * w + 0.5);
 }
 
-static void
+/* Inline for full tracking's sake: as a call it cost 21 instructions per
+ * block, on a path of about 450 (cachegrind, bench_hook_cost). */
+static inline void
+weigh(uint64_t n, int kind, uint64_t *count, uint64_t *bytes)
+{
+    if (__builtin_expect(!lk_sample_mean || kind == LK_KIND_MMAP, 1)) {
+        *count = 1;
+        *bytes = n;
+        return;
+    }
+    weigh_sampled(n, count, bytes);
+}
+
+static inline void
 account_free(const struct lk_live_info *li)
 {
     uint64_t c, b;
@@ -129,7 +137,7 @@ account_free(const struct lk_live_info *li)
     lk_site_on_free_w(s, li->period, c, b);
 }
 
-static void
+static inline void
 track(void *p, size_t size, enum lk_kind kind, uintptr_t pc, uintptr_t sp)
 {
     struct lk_live_info old;

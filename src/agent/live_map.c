@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <stdatomic.h>
 
-#include "base/hash.h"
 #include "lock.h"
 #include "sys.h"
 
@@ -50,7 +49,6 @@ _Atomic unsigned char *lk_live_map_filter;
 #define filter lk_live_map_filter
 static struct lk_lock big_lock = LK_LOCK_INIT;
 static struct big bigs[NBIG];
-static atomic_size_t total;
 
 /* Blocks are grouped by 1 KiB granule: the granule's hash picks the shard
  * and a home region, and a block's 16-byte index inside the granule is added
@@ -58,17 +56,32 @@ static atomic_size_t total;
  * chunks in address order) share table cache lines. With a plain hash of the
  * address every operation on a large live set was a cache miss: 71% of the
  * time in lk_live_map_insert sat on the first probe's load (perl building
- * 300k hashes, ~1.2M live blocks). a is addr >> 4. */
+ * 300k hashes, ~1.2M live blocks). a is addr >> 4.
+ *
+ * The hash is one multiplication (Fibonacci hashing): the shard is its top 8
+ * bits, the home region the bits below. Granule numbers are not adversarial
+ * and consecutive ones land far apart; murmur's fmix64 cost 10 instructions
+ * more per call, and removal calls it once per entry it shifts. */
+#define SHARD_SHIFT 56
+#define HOME_SHIFT 24
+_Static_assert(NSHARDS == 1 << (64 - SHARD_SHIFT), "the shard is the hash's top bits");
+
 static inline uint64_t
 granule_hash(uint64_t a)
 {
-    return lk_hash_u64(a >> 6);
+    return (a >> 6) * 0x9e3779b97f4a7c15ull;
+}
+
+static inline struct shard *
+shard_of(uint64_t h)
+{
+    return &shards[h >> SHARD_SHIFT];
 }
 
 static inline size_t
 home_of(uint64_t a, uint64_t h, size_t mask)
 {
-    return ((size_t)(h >> 8) + (size_t)(a & 63)) & mask;
+    return ((size_t)(h >> HOME_SHIFT) + (size_t)(a & 63)) & mask;
 }
 
 static void
@@ -162,21 +175,26 @@ lk_live_map_prefetch(uintptr_t addr)
 {
     uint64_t a = addr >> 4;
     uint64_t h = granule_hash(a);
-    const struct shard *sh = &shards[h & (NSHARDS - 1)];
+    const struct shard *sh = shard_of(h);
     const struct entry *tab = sh->tab; /* racy read: a hint, never dereferenced here */
     if (tab)
         __builtin_prefetch(&tab[home_of(a, h, sh->cap - 1)], 1, 1);
 }
 
-int
-lk_live_map_insert(uintptr_t addr, uint64_t size, uint32_t site, uint32_t period,
-                   struct lk_live_info *replaced)
+static inline int
+trackable(uintptr_t addr)
 {
-    if ((addr & 15) || (addr >> 48) || !addr)
-        return -EINVAL;
+    return !((addr & 15) | (addr >> 48)) && addr;
+}
+
+/* Any insert: a big block, sampled mode's filter, a shard that must grow. */
+__attribute__((noinline)) static int
+insert_slow(uintptr_t addr, uint64_t size, uint32_t site, uint32_t period,
+            struct lk_live_info *replaced)
+{
     uint64_t a = addr >> 4;
     uint64_t h = granule_hash(a);
-    struct shard *sh = &shards[h & (NSHARDS - 1)];
+    struct shard *sh = shard_of(h);
     struct entry e = {a | ((uint64_t)site << ADDR_BITS),
                       size >= BIG_SIZE ? BIG_SIZE : (uint32_t)size, period};
     if (size >= BIG_SIZE)
@@ -211,18 +229,59 @@ lk_live_map_insert(uintptr_t addr, uint64_t size, uint32_t site, uint32_t period
     sh->tab[i] = e;
     sh->used++;
     lk_unlock(&sh->lock);
-    atomic_fetch_add_explicit(&total, 1, memory_order_relaxed);
+    return 0;
+}
+
+/* The common insert, with nothing to do outside the shard: a size below
+ * 4 GiB, no filter, room in the table. As cheap as it can be, since it runs
+ * on every allocation (cachegrind: 93 instructions per insert before the
+ * split, 0 of them needed for these cases). */
+int
+lk_live_map_insert(uintptr_t addr, uint64_t size, uint32_t site, uint32_t period,
+                   struct lk_live_info *replaced)
+{
+    if (__builtin_expect(!trackable(addr), 0))
+        return -EINVAL;
+    if (__builtin_expect(size >= BIG_SIZE || filter != NULL, 0))
+        return insert_slow(addr, size, site, period, replaced);
+    uint64_t a = addr >> 4;
+    uint64_t h = granule_hash(a);
+    struct shard *sh = shard_of(h);
+    uint64_t key = a | ((uint64_t)site << ADDR_BITS);
+    lk_lock(&sh->lock);
+    struct entry *tab = sh->tab;
+    size_t mask = sh->cap - 1;
+    if (__builtin_expect(!tab || (sh->used + 1) * 4 > sh->cap * 3, 0)) {
+        lk_unlock(&sh->lock);
+        return insert_slow(addr, size, site, period, replaced);
+    }
+    size_t i = home_of(a, h, mask);
+    while (tab[i].key) {
+        if ((tab[i].key & ADDR_MASK) == a) { /* a block we missed the free of */
+            struct entry old = tab[i];
+            tab[i] = (struct entry){key, (uint32_t)size, period};
+            lk_unlock(&sh->lock);
+            replaced->site = (uint32_t)(old.key >> ADDR_BITS);
+            replaced->period = old.period;
+            replaced->size = old.size;
+            return 1;
+        }
+        i = (i + 1) & mask;
+    }
+    tab[i] = (struct entry){key, (uint32_t)size, period};
+    sh->used++;
+    lk_unlock(&sh->lock);
     return 0;
 }
 
 int
 lk_live_map_remove(uintptr_t addr, struct lk_live_info *out)
 {
-    if ((addr & 15) || (addr >> 48) || !addr)
+    if (__builtin_expect(!trackable(addr), 0))
         return 0;
     uint64_t a = addr >> 4;
     uint64_t h = granule_hash(a);
-    struct shard *sh = &shards[h & (NSHARDS - 1)];
+    struct shard *sh = shard_of(h);
     lk_lock(&sh->lock);
     if (!sh->tab) {
         lk_unlock(&sh->lock);
@@ -253,19 +312,27 @@ lk_live_map_remove(uintptr_t addr, struct lk_live_info *out)
     sh->tab[hole].key = 0;
     sh->used--;
     lk_unlock(&sh->lock);
-    if (filter)
+    if (__builtin_expect(filter != NULL, 0))
         filter_add(a, -1);
-    atomic_fetch_sub_explicit(&total, 1, memory_order_relaxed);
     out->site = (uint32_t)(e.key >> ADDR_BITS);
     out->period = e.period;
-    out->size = e.size == BIG_SIZE ? big_take(addr) : e.size;
+    out->size = __builtin_expect(e.size == BIG_SIZE, 0) ? big_take(addr) : e.size;
     return 1;
 }
 
+/* Sums the shards under their locks: tests and benchmarks only. A global
+ * atomic count cost two atomic operations per malloc+free pair on one cache
+ * line shared by every thread. */
 size_t
 lk_live_map_count(void)
 {
-    return atomic_load_explicit(&total, memory_order_relaxed);
+    size_t n = 0;
+    for (int i = 0; i < NSHARDS; i++) {
+        lk_lock(&shards[i].lock);
+        n += shards[i].used;
+        lk_unlock(&shards[i].lock);
+    }
+    return n;
 }
 
 size_t

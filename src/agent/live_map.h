@@ -59,7 +59,8 @@ void lk_live_map_prefetch(uintptr_t addr);
 /* Removes a block: 1 with *out filled, 0 when the address is not tracked. */
 int lk_live_map_remove(uintptr_t addr, struct lk_live_info *out);
 
-/* Tracked blocks, and bytes the map itself uses. */
+/* Tracked blocks (takes every shard lock in turn: for tests), and bytes
+ * the map itself uses. */
 size_t lk_live_map_count(void);
 size_t lk_live_map_bytes(void);
 

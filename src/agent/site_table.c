@@ -144,42 +144,6 @@ lk_site_count(void)
     return atomic_load_explicit(&count, memory_order_acquire);
 }
 
-void
-lk_site_on_alloc_w(struct lk_site *s, uint64_t size, uint32_t period, uint64_t blocks,
-                   uint64_t bytes)
-{
-    unsigned k = lk_cohort_of(period);
-    atomic_fetch_add_explicit(&s->born[k], blocks, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->born_bytes[k], bytes, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->hist[lk_size_class(size)], blocks, memory_order_relaxed);
-}
-
-void
-lk_site_on_free_w(struct lk_site *s, uint32_t period, uint64_t blocks, uint64_t bytes)
-{
-    unsigned k = lk_cohort_of(period);
-    atomic_fetch_add_explicit(&s->died[k], blocks, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->died_bytes[k], bytes, memory_order_relaxed);
-}
-
-void
-lk_site_on_alloc(struct lk_site *s, uint64_t size, uint32_t period)
-{
-    lk_site_on_alloc_w(s, size, period, 1, size);
-}
-
-void
-lk_site_on_free(struct lk_site *s, uint64_t size, uint32_t period)
-{
-    lk_site_on_free_w(s, period, 1, size);
-}
-
-void
-lk_site_on_shrink(struct lk_site *s, uint64_t bytes, uint32_t period)
-{
-    atomic_fetch_add_explicit(&s->died_bytes[lk_cohort_of(period)], bytes, memory_order_relaxed);
-}
-
 static uint64_t
 minus(uint64_t a, uint64_t b)
 {

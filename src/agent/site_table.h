@@ -61,16 +61,45 @@ uint32_t lk_site_count(void);
 /* Reads a site's counters and derives the rest. */
 void lk_site_read(const struct lk_site *s, struct lk_site_stats *out);
 
-/* Accounting; lock-free (relaxed atomics). One block of size bytes: */
-void lk_site_on_alloc(struct lk_site *s, uint64_t size, uint32_t period);
-void lk_site_on_free(struct lk_site *s, uint64_t size, uint32_t period);
-/* A sampled block of size bytes standing for `blocks` blocks and `bytes`
- * bytes (docs/SAMPLING.md): */
-void lk_site_on_alloc_w(struct lk_site *s, uint64_t size, uint32_t period, uint64_t blocks,
-                        uint64_t bytes);
-void lk_site_on_free_w(struct lk_site *s, uint32_t period, uint64_t blocks, uint64_t bytes);
+/* Accounting; lock-free (relaxed atomics), inline: they run on every
+ * allocation and free. A sampled block of size bytes standing for `blocks`
+ * blocks and `bytes` bytes (docs/SAMPLING.md), or one block of size bytes: */
+static inline void
+lk_site_on_alloc_w(struct lk_site *s, uint64_t size, uint32_t period, uint64_t blocks,
+                   uint64_t bytes)
+{
+    unsigned k = lk_cohort_of(period);
+    atomic_fetch_add_explicit(&s->born[k], blocks, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->born_bytes[k], bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->hist[lk_size_class(size)], blocks, memory_order_relaxed);
+}
+
+static inline void
+lk_site_on_free_w(struct lk_site *s, uint32_t period, uint64_t blocks, uint64_t bytes)
+{
+    unsigned k = lk_cohort_of(period);
+    atomic_fetch_add_explicit(&s->died[k], blocks, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->died_bytes[k], bytes, memory_order_relaxed);
+}
+
+static inline void
+lk_site_on_alloc(struct lk_site *s, uint64_t size, uint32_t period)
+{
+    lk_site_on_alloc_w(s, size, period, 1, size);
+}
+
+static inline void
+lk_site_on_free(struct lk_site *s, uint64_t size, uint32_t period)
+{
+    lk_site_on_free_w(s, period, 1, size);
+}
+
 /* A live block (a mapping unmapped in part) lost bytes but lives on. */
-void lk_site_on_shrink(struct lk_site *s, uint64_t bytes, uint32_t period);
+static inline void
+lk_site_on_shrink(struct lk_site *s, uint64_t bytes, uint32_t period)
+{
+    atomic_fetch_add_explicit(&s->died_bytes[lk_cohort_of(period)], bytes, memory_order_relaxed);
+}
 
 /* Kind of a site by id without touching the site (a bit per id). */
 int lk_site_is_mmap(uint32_t id);

@@ -43,8 +43,10 @@ static _Atomic(struct pc_table *) table;
 static struct lk_lock table_lock = LK_LOCK_INIT;
 static size_t table_used;
 static atomic_uint_least64_t n_fast, n_slow;
-static __thread uintptr_t stack_lo __attribute__((tls_model("initial-exec")));
-static __thread uintptr_t stack_hi __attribute__((tls_model("initial-exec")));
+__thread uintptr_t lk_unwind_stack_lo __attribute__((tls_model("initial-exec")));
+__thread uintptr_t lk_unwind_stack_hi __attribute__((tls_model("initial-exec")));
+#define stack_lo lk_unwind_stack_lo
+#define stack_hi lk_unwind_stack_hi
 
 static inline size_t
 slot_of(uintptr_t pc, size_t mask)
@@ -197,17 +199,21 @@ slow_walk(uintptr_t sp0, uintptr_t *pcs, uintptr_t *sps, size_t max, int *comple
     return n;
 }
 
-/* Do prev's frames from j outwards still hold their return addresses? One
- * load per frame. */
-/* prev's stack pointers lie in this thread's stack (its walk checked them),
- * which stays mapped while the thread lives: the loads need no bounds. */
-static int
+/* A statistics counter, owned by no thread: a relaxed load and store, not
+ * an atomic addition (a locked instruction per allocation); concurrent walks
+ * may lose a count. */
+static inline void
+count_fast(void)
+{
+    atomic_store_explicit(&n_fast, atomic_load_explicit(&n_fast, memory_order_relaxed) + 1,
+                          memory_order_relaxed);
+}
+
+/* Do prev's frames from j outwards still hold their return addresses? */
+static inline int
 suffix_intact(const struct lk_unwind_prev *prev, size_t j)
 {
-    for (size_t k = j + 1; k < prev->n; k++)
-        if (*(const uintptr_t *)(prev->sps[k] - 8) != prev->pcs[k])
-            return 0;
-    return 1;
+    return lk_unwind_slots_hold(prev->pcs, prev->sps, j + 1, prev->n);
 }
 
 size_t
@@ -234,7 +240,7 @@ lk_unwind_walk(uintptr_t pc, uintptr_t sp, uintptr_t *pcs, uintptr_t *sps, size_
                 if (n == 0 && j == 0) { /* the very same stack: the caller keeps prev */
                     *same = 1;
                     *complete = prev->complete;
-                    atomic_fetch_add_explicit(&n_fast, 1, memory_order_relaxed);
+                    count_fast();
                     return prev->n;
                 }
                 if (n + k > max)
@@ -268,7 +274,7 @@ lk_unwind_walk(uintptr_t pc, uintptr_t sp, uintptr_t *pcs, uintptr_t *sps, size_
             break;
         }
     }
-    atomic_fetch_add_explicit(&n_fast, 1, memory_order_relaxed);
+    count_fast();
     return n;
 slow:
     n = slow_walk(n ? sps[0] : sp, pcs, sps, max, complete);
