@@ -172,6 +172,7 @@ lk_reach_apply(const struct lk_model *m, struct lk_analysis *a)
             a->lost_count += v->reach.lost_count;
             a->lost_bytes += v->reach.lost_bytes;
             a->lost_rate += v->reach.lost_rate;
+            a->lost_trend_rate += v->rate;
             if (lost_since < 0 || v->verdict_time_s < lost_since) {
                 lost_since = v->verdict_time_s;
                 lost_snaps = v->verdict_snaps;
@@ -187,5 +188,6 @@ lk_reach_apply(const struct lk_model *m, struct lk_analysis *a)
     if (a->verdict == LK_VERDICT_LEAK && before != LK_VERDICT_LEAK && lost_since >= 0) {
         a->verdict_time_s = lost_since;
         a->verdict_snaps = lost_snaps;
+        a->verdict_by_scan = 1;
     }
 }

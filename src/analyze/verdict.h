@@ -130,6 +130,8 @@ struct lk_analysis {
     uint64_t lost_count;      /* their lost blocks (unreachable + indirect), summed */
     uint64_t lost_bytes;      /* and bytes */
     double lost_rate;         /* sum of their lost_rate, bytes/s */
+    double lost_trend_rate;   /* sum of their trend rates (part of leak_rate), bytes/s */
+    int verdict_by_scan;      /* the run's verdict and its time come from a scan's lost blocks */
     size_t evidence_sites;    /* sites with lost blocks seen only by non-decisive scans */
     size_t held_sites;        /* growing sites whose blocks are all reachable */
 };

@@ -156,15 +156,19 @@ fd_accmode(pid_t pid, const char *fd)
     return mode;
 }
 
-/* Whether the file at path (or /proc/PID/fd/N) starts with the magic. */
+/* Whether the file at path (or /proc/PID/fd/N) is a regular file that
+ * starts with the magic. It is stat'ed before it is opened: opening a
+ * device can have effects (a watchdog starts counting). */
 static int
 is_recording(const char *path)
 {
     char head[LK_MAGIC_LEN];
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    struct stat st;
+    if (stat(path, &st) < 0 || !S_ISREG(st.st_mode))
+        return 0;
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
     if (fd < 0)
         return 0;
-    struct stat st;
     int ok = fstat(fd, &st) == 0 && S_ISREG(st.st_mode) &&
              read(fd, head, sizeof head) == (ssize_t)sizeof head &&
              !memcmp(head, LK_MAGIC, LK_MAGIC_LEN);

@@ -628,6 +628,8 @@ lk_render_json(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
     lk_json_u64(out, a->lost_count);
     lk_json_key(out, &f, "lost_bytes");
     lk_json_u64(out, a->lost_bytes);
+    lk_json_key(out, &f, "verdict_by_scan");
+    fputs(a->verdict_by_scan ? "true" : "false", out);
     lk_json_key(out, &f, "held_sites");
     lk_json_u64(out, a->held_sites);
     lk_json_key(out, &f, "content_shown");

@@ -80,7 +80,7 @@ lk_render_summary(char *buf, size_t cap, const struct lk_model *m, const struct 
         if (k > 0 && (size_t)k < cap && nt)
             k += snprintf(buf + k, cap - (size_t)k, "; %zu more %s without being freed, %s", nt,
                           plural(nt, "site grows", "sites grow"),
-                          rate_str(r1, sizeof r1, a->leak_rate));
+                          rate_str(r1, sizeof r1, a->leak_rate - a->lost_trend_rate));
         if (k > 0 && (size_t)k < cap && ng)
             snprintf(buf + k, cap - (size_t)k, "; %zu more %s with turnover, %s", ng,
                      plural(ng, "grows", "grow"), rate_str(r2, sizeof r2, a->growing_rate));
@@ -442,7 +442,10 @@ lk_render_text(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
 
     lk_render_summary(line, sizeof line, m, a);
     fprintf(out, "%s\n", line);
-    if (a->verdict != LK_VERDICT_UNKNOWN && a->verdict_time_s >= 0)
+    if (a->verdict_by_scan)
+        fprintf(out, "Time to verdict: %s (the first reachability scan that found lost blocks)\n",
+                duration_str(d, sizeof d, a->verdict_time_s));
+    else if (a->verdict != LK_VERDICT_UNKNOWN && a->verdict_time_s >= 0)
         fprintf(out,
                 "Time to verdict: %s (the verdict held at every one of %zu checked points from "
                 "snapshot %zu of %zu on)\n",

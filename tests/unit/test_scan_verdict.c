@@ -216,6 +216,7 @@ test_lost_flat_is_leak(void **state)
     assert_int_equal(v->reach.lost_bytes, 60 * 64);
     assert_int_equal(a.verdict, LK_VERDICT_LEAK);
     assert_int_equal(a.lost_sites, 1);
+    assert_true(a.verdict_by_scan);
     assert_int_equal(a.counts[LK_VERDICT_LEAK], 1);
     assert_int_equal(site_of(&a, 2)->verdict, LK_VERDICT_STABLE);
     assert_int_equal(a.sites[0].id, 1); /* ranked first */
@@ -224,6 +225,7 @@ test_lost_flat_is_leak(void **state)
     expect_in(t, "reachability (scan at 19.5 s): 3 unreachable blocks (192 B), 57 indirect "
                  "(3.6 KiB), 40 reachable (40.0 KiB)");
     expect_in(t, "lost: 60 blocks (3.8 KiB) nothing points to");
+    expect_in(t, "Time to verdict: 19.5 s (the first reachability scan that found lost blocks)");
     expect_in(t, "Scans: 1 (exit at 19.5 s), longest pause 1.2 ms");
     expect_in(t, "1 content sample recorded, hidden (pass --content to show them)");
     assert_null(strstr(t, "user=bob"));
@@ -284,6 +286,7 @@ test_reachable_growth_is_held(void **state)
     assert_true(v->reach.held);
     assert_int_equal(a.held_sites, 1);
     assert_int_equal(a.lost_sites, 0);
+    assert_false(a.verdict_by_scan);
     char *t = report(&m, &a, 0, 0);
     expect_in(t, "held by something: look for a missing eviction or removal; mostly by site 3");
     expect_in(t, "retainers: site 3 (500 blocks), app .data/.bss (1 block)");
