@@ -26,6 +26,24 @@ expect_fail "no pid" "no process given" "$LEAKSCOPE" scan
 expect_fail "not a pid" "is not a process id" "$LEAKSCOPE" scan abc
 expect_fail "bad timeout" "expected seconds" "$LEAKSCOPE" scan --timeout 0 1
 
+# The scan options of run and check are checked before anything runs.
+expect_fail "run --content=0" "expected a number of bytes from 1 to 256" \
+    "$LEAKSCOPE" run --content=0 -- true
+expect_fail "check --content=300" "expected a number of bytes from 1 to 256" \
+    "$LEAKSCOPE" check --content=300 -- true
+expect_fail "run --scan-every x" "expected a number of periods" \
+    "$LEAKSCOPE" run --scan-every x -- true
+
+# ... and reach the agent as its environment (LEAKSCOPE_SCAN_*).
+(cd "$T/work" && "$LEAKSCOPE" run --quiet --no-report --scan-every 2 --content --no-exit-scan \
+    -o "$T/env.lsr" -- env) >"$T/env.out" 2>/dev/null
+if grep -qx LEAKSCOPE_SCAN_EVERY=2 "$T/env.out" && grep -qx LEAKSCOPE_SCAN_CONTENT=64 "$T/env.out" &&
+    grep -qx LEAKSCOPE_SCAN_AT_EXIT=0 "$T/env.out"; then
+    ok "run's scan options set LEAKSCOPE_SCAN_EVERY, _CONTENT and _AT_EXIT"
+else
+    fail "run's scan options: $(grep LEAKSCOPE_SCAN "$T/env.out" | tr '\n' ' ')"
+fi
+
 # A pid that is gone: a child we reaped.
 true &
 gone=$!
