@@ -4,7 +4,9 @@
  * with format.h's decoders. Per site only the snapshots where its counters
  * changed are stored, so memory grows with the file, not with snapshots x
  * sites. Every count from the file is bounded by the bytes that carry it
- * (lk_dec_count), so a hostile file cannot drive a large allocation. CLI
+ * (lk_dec_count), so a hostile file cannot drive a large allocation; a
+ * SCAN record's site entries (each at least 9 bytes) and content samples
+ * (at least 5) likewise grow arrays only by what the file carries. CLI
  * only: it uses malloc and stdio. */
 #include "model.h"
 
@@ -193,6 +195,26 @@ lk_model_cohorts(const struct lk_model_site *s, size_t snap, struct lk_model_coh
     return 1;
 }
 
+int
+lk_model_reach_at(const struct lk_model_site *s, size_t scan, struct lk_model_reach *out)
+{
+    size_t lo = 0, hi = s->nreach; /* binary search for reach[k].scan == scan */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->reach[mid].scan < scan)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < s->nreach && s->reach[lo].scan == scan) {
+        *out = s->reach[lo];
+        return 1;
+    }
+    memset(out, 0, sizeof *out);
+    out->scan = (uint32_t)scan;
+    return 0;
+}
+
 double
 lk_model_time_s(const struct lk_model *m, size_t snap)
 {
@@ -328,6 +350,94 @@ load_snapshot(struct lk_model *m, size_t *capsnaps, size_t *capsites, const stru
     return rc;
 }
 
+/* Caps the model keeps across records of one kind while loading. */
+struct caps {
+    size_t mods, sites, snaps, notes, scans, samples;
+};
+
+/* A SCAN record: the scan's head and totals, each listed site's state
+ * appended to its reach series, and the content samples, which replace
+ * those of the previous scan. Returns 0, a negative decode error or
+ * -ENOMEM. */
+static int
+load_scan(struct lk_model *m, struct caps *cap, const struct lk_record *rec)
+{
+    struct lk_scan sc;
+    struct lk_scan_site e;
+    struct lk_scan_sample smp;
+    int rc = lk_scan_decode(rec->payload, rec->len, &sc);
+    if (rc < 0)
+        return rc;
+    if (m->nscans >= UINT32_MAX - 1)
+        return -LK_ELIMIT;
+    if (grow((void **)&m->scans, &cap->scans, m->nscans + 1, sizeof *m->scans) < 0)
+        return -ENOMEM;
+    struct lk_model_scan *o = &m->scans[m->nscans];
+    memset(o, 0, sizeof *o);
+    o->seq = sc.seq;
+    o->time_ns = sc.time_ns;
+    o->period = sc.period;
+    o->trigger = sc.trigger;
+    o->flags = sc.flags;
+    o->pause_ns = sc.pause_ns;
+    o->scan_ns = sc.scan_ns;
+    o->threads = sc.threads;
+    o->root_bytes = sc.root_bytes;
+    o->heap_bytes = sc.heap_bytes;
+    o->blocks = sc.blocks;
+    uint32_t idx = (uint32_t)m->nscans;
+    m->nscans++;
+    while ((rc = lk_scan_next_site(&sc, &e)) == 1) {
+        struct lk_model_site *s = site_get(m, &cap->sites, e.site);
+        if (!s)
+            return -ENOMEM;
+        struct lk_model_reach *r;
+        if (s->nreach && s->reach[s->nreach - 1].scan == idx) {
+            r = &s->reach[s->nreach - 1]; /* listed twice in one scan: the later entry wins */
+            for (unsigned k = 0; k < LK_NSTATES; k++) {
+                o->count[k] -= r->count[k];
+                o->bytes[k] -= r->bytes[k];
+            }
+        } else {
+            if (grow((void **)&s->reach, &s->capreach, s->nreach + 1, sizeof *s->reach) < 0)
+                return -ENOMEM;
+            r = &s->reach[s->nreach++];
+            o->nsites++;
+        }
+        memset(r, 0, sizeof *r);
+        r->scan = idx;
+        r->nret = (uint32_t)e.nret;
+        for (unsigned k = 0; k < LK_NSTATES; k++) {
+            r->count[k] = e.count[k];
+            r->bytes[k] = e.bytes[k];
+            o->count[k] += e.count[k]; /* wraps only on a hostile file; shown, never trusted */
+            o->bytes[k] += e.bytes[k];
+        }
+        for (unsigned k = 0; k < r->nret; k++) {
+            r->ret_kind[k] = e.ret_kind[k];
+            r->ret_id[k] = e.ret_id[k];
+            r->ret_count[k] = e.ret_count[k];
+        }
+    }
+    if (rc < 0)
+        return rc;
+    m->nsamples = 0;
+    while ((rc = lk_scan_next_sample(&sc, &smp)) == 1) {
+        if (grow((void **)&m->samples, &cap->samples, m->nsamples + 1, sizeof *m->samples) < 0)
+            return -ENOMEM;
+        struct lk_model_sample *x = &m->samples[m->nsamples++];
+        x->site = smp.site;
+        x->state = (unsigned)smp.state;
+        x->size = smp.size;
+        x->period = smp.period;
+        x->content = smp.content.p;
+        x->len = smp.content.n;
+        x->redacted = smp.redacted.p;
+        o->nsamples++;
+    }
+    return rc;
+}
+
 /* Decodes each site's last entry again for its cohorts and histogram. */
 static void
 load_last_entries(struct lk_model *m)
@@ -367,6 +477,8 @@ rec_name(unsigned type)
         return "END";
     case LK_REC_NOTE:
         return "NOTE";
+    case LK_REC_SCAN:
+        return "SCAN";
     default:
         return "unknown";
     }
@@ -377,7 +489,7 @@ walk(struct lk_model *m)
 {
     struct lk_reader r;
     struct lk_record rec;
-    size_t capmods = 0, capsites = 0, capsnaps = 0, capnotes = 0;
+    struct caps cap = {0, 0, 0, 0, 0, 0};
     struct lk_frame *frames = NULL;
     int rc = lk_reader_open(&r, m->name, m->data, m->len);
     if (rc < 0) {
@@ -408,7 +520,7 @@ walk(struct lk_model *m)
         case LK_REC_MODULE: {
             struct lk_module mod;
             drc = lk_module_decode(rec.payload, rec.len, &mod);
-            if (!drc && load_module(m, &capmods, &mod) == -ENOMEM)
+            if (!drc && load_module(m, &cap.mods, &mod) == -ENOMEM)
                 goto nomem;
             break;
         }
@@ -421,12 +533,12 @@ walk(struct lk_model *m)
             break;
         }
         case LK_REC_STACK:
-            drc = load_stack(m, &capsites, &rec, frames);
+            drc = load_stack(m, &cap.sites, &rec, frames);
             if (drc == -ENOMEM)
                 goto nomem;
             break;
         case LK_REC_SNAPSHOT:
-            drc = load_snapshot(m, &capsnaps, &capsites, &rec);
+            drc = load_snapshot(m, &cap.snaps, &cap.sites, &rec);
             if (drc == -ENOMEM)
                 goto nomem;
             break;
@@ -439,7 +551,7 @@ walk(struct lk_model *m)
             drc = lk_note_decode(rec.payload, rec.len, &n);
             if (drc)
                 break;
-            if (grow((void **)&m->notes, &capnotes, m->nnotes + 1, sizeof *m->notes) < 0)
+            if (grow((void **)&m->notes, &cap.notes, m->nnotes + 1, sizeof *m->notes) < 0)
                 goto nomem;
             m->notes[m->nnotes].level = (unsigned)n.level;
             m->notes[m->nnotes].time_ns = n.time_ns;
@@ -449,6 +561,11 @@ walk(struct lk_model *m)
             m->nnotes++;
             break;
         }
+        case LK_REC_SCAN:
+            drc = load_scan(m, &cap, &rec);
+            if (drc == -ENOMEM)
+                goto nomem;
+            break;
         default:
             break; /* a record type of a later minor version: skipped */
         }
@@ -613,6 +730,7 @@ lk_model_free(struct lk_model *m)
     for (size_t i = 0; i < m->nsites; i++) {
         free(m->sites[i].frames);
         free(m->sites[i].changes);
+        free(m->sites[i].reach);
     }
     for (size_t i = 0; i < m->nnotes; i++)
         free(m->notes[i].text);
@@ -620,6 +738,8 @@ lk_model_free(struct lk_model *m)
     free(m->sites);
     free(m->snaps);
     free(m->notes);
+    free(m->scans);
+    free(m->samples);
     free(m->hslot);
     if (m->mapped)
         munmap(m->data, m->len);
@@ -630,9 +750,11 @@ lk_model_free(struct lk_model *m)
     m->sites = NULL;
     m->snaps = NULL;
     m->notes = NULL;
+    m->scans = NULL;
+    m->samples = NULL;
     m->hslot = NULL;
     m->data = NULL;
     m->name = NULL;
     m->mapped = 0;
-    m->nmodules = m->nsites = m->nsnaps = m->nnotes = 0;
+    m->nmodules = m->nsites = m->nsnaps = m->nnotes = m->nscans = m->nsamples = 0;
 }

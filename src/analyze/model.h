@@ -1,6 +1,8 @@
 /* A recording loaded into memory for analysis: the process, its modules,
  * the stack of every allocation site, the snapshot timeline and, per site,
- * the series of its counters over that timeline. The model is a pure
+ * the series of its counters over that timeline; since format 1.3 also the
+ * reachability scans (per site: blocks unreachable, indirect, reachable and
+ * who held them; the latest scan's content samples). The model is a pure
  * function of the file; everything downstream (symbolize, verdict, render)
  * reads it and nothing changes it after lk_model_load(). */
 #ifndef LK_MODEL_H
@@ -39,6 +41,17 @@ struct lk_model_cohorts {
     uint64_t live_bytes[LK_COHORTS]; /* and their bytes */
 };
 
+/* A site's state in one reachability scan (SCAN record, docs/FORMAT.md 6.8). */
+struct lk_model_reach {
+    uint32_t scan;                         /* index into model->scans, increasing in a site */
+    uint32_t nret;                         /* retainers[] entries, <= LK_SCAN_RETAINERS */
+    uint64_t count[LK_NSTATES];            /* blocks per lk_block_state */
+    uint64_t bytes[LK_NSTATES];            /* their requested bytes */
+    uint64_t ret_kind[LK_SCAN_RETAINERS];  /* lk_retainer_kind as recorded (may be unknown) */
+    uint64_t ret_id[LK_SCAN_RETAINERS];    /* site id, module id, or 0 */
+    uint64_t ret_count[LK_SCAN_RETAINERS]; /* this site's blocks first reached from it */
+};
+
 struct lk_model_site {
     uint64_t id;    /* site id >= 1 */
     unsigned kind;  /* lk_kind */
@@ -58,6 +71,9 @@ struct lk_model_site {
     uint64_t hist[LK_SIZE_CLASSES];         /* allocations per log2 size class */
     const uint8_t *last_entry;              /* its last snapshot entry, in the model's data */
     const uint8_t *last_entry_end;
+    size_t nreach; /* scans that listed the site */
+    size_t capreach;
+    struct lk_model_reach *reach; /* in scan order */
 };
 
 struct lk_model_snap {
@@ -68,6 +84,37 @@ struct lk_model_snap {
     uint64_t proc[LK_PROC_NFIELDS];        /* lk_proc_field values; missing read as 0 */
     uint64_t class_count[LK_SIZE_CLASSES]; /* live blocks per size class */
     uint64_t class_bytes[LK_SIZE_CLASSES]; /* live bytes per size class */
+};
+
+/* One reachability scan: its head as recorded and totals over its sites. */
+struct lk_model_scan {
+    uint64_t seq;               /* as recorded */
+    uint64_t time_ns;           /* monotonic time since start when the threads were stopped */
+    uint64_t period;            /* period index at the scan */
+    uint64_t trigger;           /* lk_scan_trigger */
+    uint64_t flags;             /* LK_SCAN_* */
+    uint64_t pause_ns;          /* how long the program was stopped */
+    uint64_t scan_ns;           /* how long scanning the copy took */
+    uint64_t threads;           /* threads whose stacks and registers were roots */
+    uint64_t root_bytes;        /* root memory scanned, bytes */
+    uint64_t heap_bytes;        /* block memory scanned, bytes */
+    uint64_t blocks;            /* tracked blocks classified */
+    uint64_t count[LK_NSTATES]; /* blocks per lk_block_state, summed over its sites */
+    uint64_t bytes[LK_NSTATES]; /* and their bytes */
+    size_t nsites;              /* site entries it listed */
+    size_t nsamples;            /* content samples it carried */
+};
+
+/* A content sample of the latest scan: a block's first bytes, redacted
+ * bytes zeroed by the agent and flagged in `redacted`. */
+struct lk_model_sample {
+    uint64_t site;           /* site id */
+    unsigned state;          /* lk_block_state */
+    uint64_t size;           /* the block's requested size */
+    uint64_t period;         /* its birth period */
+    const uint8_t *content;  /* its first len bytes, in the model's data */
+    size_t len;              /* <= LK_SCAN_CONTENT */
+    const uint8_t *redacted; /* (len + 7) / 8 bytes, LSB first: 1 = byte redacted */
 };
 
 struct lk_model_note {
@@ -92,6 +139,10 @@ struct lk_model {
     struct lk_model_snap *snaps; /* in file order */
     size_t nnotes;
     struct lk_model_note *notes;
+    size_t nscans;
+    struct lk_model_scan *scans; /* in file order */
+    size_t nsamples;
+    struct lk_model_sample *samples; /* the latest scan's, in file order */
     int has_end;
     struct lk_end end;
     int torn;          /* the last record was cut off and ignored */
@@ -137,6 +188,11 @@ void lk_model_values(const struct lk_model_site *s, unsigned field, const size_t
  * its cohorts change only with them). 1, or 0 with out->n = 0 when it has
  * no entry by then. O(log changes + one entry's decoding). */
 int lk_model_cohorts(const struct lk_model_site *s, size_t snap, struct lk_model_cohorts *out);
+
+/* The site's state in the scan at index scan: 1 with *out filled when the
+ * scan listed it, 0 with *out zeroed when it did not (no live blocks then).
+ * O(log scans of the site). */
+int lk_model_reach_at(const struct lk_model_site *s, size_t scan, struct lk_model_reach *out);
 
 /* Seconds since the start of the snapshot at index snap. */
 double lk_model_time_s(const struct lk_model *m, size_t snap);

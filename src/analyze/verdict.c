@@ -9,6 +9,8 @@
  * model; allocates its result and transient arrays. */
 #include "verdict.h"
 
+#include "reach.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdlib.h>
@@ -522,6 +524,7 @@ lk_verdict_analyze(const struct lk_model *m, struct lk_analysis *out)
     }
     if (time_to_verdict(m, w, out) < 0)
         goto nomem;
+    lk_reach_apply(m, out); /* sites are still by model index */
     qsort(out->sites, out->nsites, sizeof *out->sites, cmp_verdict);
 
     /* RSS that grows significantly and materially while the tracked heap

@@ -42,6 +42,27 @@ enum lk_verdict {
 #define LK_VERDICT_PREFIXES 24          /* prefixes re-judged for the time to verdict */
 #define LK_VERDICT_SAMPLE_MATERIAL 2    /* sampled: growth below this many intervals is noise */
 
+/* What the reachability scans say of a site (src/analyze/reach.c,
+ * docs/VERDICTS.md "Reachability scans"). All zero without scans. */
+struct lk_site_reach {
+    int scanned;                /* the recording holds at least one scan */
+    size_t scan;                /* the latest scan (index into model->scans) */
+    struct lk_model_reach at;   /* the site's state in it; zeros when it was not listed */
+    enum lk_verdict trend_verdict; /* the verdict of the trend rules alone */
+    int lost;                   /* LEAK because a decisive scan found blocks nothing points to
+                                   (or a non-decisive one did and the trend grows) */
+    int decisive;               /* lost was decided by a scan with registers, not partial */
+    int evidence;               /* lost blocks seen only in a non-decisive scan */
+    size_t lost_scan;           /* the scan whose counts lost_* are */
+    uint64_t lost_count;        /* unreachable + indirect blocks in it */
+    uint64_t lost_bytes;        /* and their bytes */
+    double lost_rate;           /* bytes/s of lost bytes between the first and the last decisive
+                                   scan; 0 with fewer than two */
+    int nlost_scans;            /* decisive scans that found the site's blocks lost */
+    int held;                   /* grows by trend while the latest scan finds every block of it
+                                   reachable: held by something */
+};
+
 struct lk_site_verdict {
     size_t site; /* index into model->sites */
     uint64_t id; /* site id */
@@ -70,6 +91,7 @@ struct lk_site_verdict {
      * this verdict held at every checked prefix up to the whole run. */
     double verdict_time_s; /* its last snapshot's time since start; < 0 unknown */
     size_t verdict_snaps;  /* snapshots in that prefix */
+    struct lk_site_reach reach; /* reachability scans' evidence */
 };
 
 struct lk_proc_summary {
@@ -103,6 +125,15 @@ struct lk_analysis {
     size_t nprefixes;         /* prefixes judged to find those times */
     double sampling_sd_bytes; /* sampled recordings: per-site noise of live bytes at the
                                  material threshold, bytes; 0 unsampled */
+    /* Reachability scans (zero without them): */
+    size_t lost_sites;        /* sites LEAK because of lost blocks */
+    uint64_t lost_count;      /* their lost blocks (unreachable + indirect), summed */
+    uint64_t lost_bytes;      /* and bytes */
+    double lost_rate;         /* sum of their lost_rate, bytes/s */
+    double lost_trend_rate;   /* sum of their trend rates (part of leak_rate), bytes/s */
+    int verdict_by_scan;      /* the run's verdict and its time come from a scan's lost blocks */
+    size_t evidence_sites;    /* sites with lost blocks seen only by non-decisive scans */
+    size_t held_sites;        /* growing sites whose blocks are all reachable */
 };
 
 /* Judges every site of m, then the same on up to LK_VERDICT_PREFIXES

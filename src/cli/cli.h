@@ -16,6 +16,7 @@ int lk_cmd_html(int argc, char **argv);
 int lk_cmd_export(int argc, char **argv);
 int lk_cmd_diff(int argc, char **argv);
 int lk_cmd_watch(int argc, char **argv);
+int lk_cmd_scan(int argc, char **argv);
 
 /* Report options shared by `report` and `run` (which reports at the end). */
 struct lk_report_opts {
@@ -23,6 +24,7 @@ struct lk_report_opts {
     int top;           /* suspects to show in detail; 0 = default */
     int frames;        /* frames per stack to show; 0 = default */
     int all;           /* list every site, not only the interesting ones */
+    int content;       /* show the scans' content samples (--content) */
 };
 
 /* Loads, symbolizes, analyses and renders the recording at path to out.

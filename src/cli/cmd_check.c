@@ -69,8 +69,8 @@ usage(FILE *f)
             "  -o, --output FILE    keep the recording in FILE (default: a temporary file,\n"
             "                       removed afterwards)\n"
             "  -f, --force          replace FILE if it exists\n"
-            "  --status-every S     seconds between status lines on stderr (default %d)\n"
-            "  -q, --quiet          no status lines\n",
+            "  --status-every S     seconds between status lines on stderr (default "
+            "%d)\n" LK_LAUNCH_SCAN_HELP "  -q, --quiet          no status lines\n",
             LK_LAUNCH_GRACE_S, DEFAULT_PERIOD_MS, LK_VERDICT_MIN_SNAPS, LK_MAX_FRAMES,
             DEFAULT_STATUS_S);
 }
@@ -447,7 +447,7 @@ judge(const struct check_opts *o, const struct lk_launch_result *res, const char
     }
     lk_render_summary(summary, sizeof summary, &m, &a);
     fflush(stderr);
-    struct lk_render_opts ro = {0, 0, 0};
+    struct lk_render_opts ro = {0, 0, 0, o->l.content != NULL};
     if (lk_render_text(stdout, &m, &a, sym, &ro) < 0) {
         snprintf(undecided, sizeof undecided, "cannot write the report: %s", lk_cli_why(EIO));
         goto decide;
@@ -470,7 +470,8 @@ judge(const struct check_opts *o, const struct lk_launch_result *res, const char
             continue;
         struct suspect *s = &sus[nsus++];
         s->v = v;
-        s->over = v->rate > o->max_growth;
+        /* Blocks nothing points to are a leak at any rate (docs/VERDICTS.md). */
+        s->over = v->rate > o->max_growth || (v->reach.lost && v->reach.decisive);
         nover += (size_t)s->over;
         describe(s, &m, sym);
     }
@@ -496,6 +497,13 @@ decide:
             if (!sus[i].over)
                 continue;
             lk_render_bytes(rate, sizeof rate, fabs(sus[i].v->rate));
+            if (sus[i].v->reach.lost && sus[i].v->reach.decisive) {
+                lk_render_bytes(rate, sizeof rate, (double)sus[i].v->reach.lost_bytes);
+                printf("  %-7s lost %llu blocks (%s) nothing points to  %s\n",
+                       lk_verdict_name(sus[i].v->verdict),
+                       (unsigned long long)sus[i].v->reach.lost_count, rate, sus[i].where);
+                continue;
+            }
             printf("  %-7s %c%s/s  %s\n", lk_verdict_name(sus[i].v->verdict),
                    sus[i].v->rate < 0 ? '-' : '+', rate, sus[i].where);
         }

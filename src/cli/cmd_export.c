@@ -29,6 +29,7 @@ usage(FILE *out)
                  "  --growth          pprof: growth_space/growth_objects (last minus first\n"
                  "                    snapshot) instead; folded: growth in bytes\n"
                  "  --value V         folded: live (bytes, default), count, growth, alloc\n"
+                 "  --content         json: include the scans' content samples (user data!)\n"
                  "  -o OUT            output file (default stdout; pprof refuses a terminal)\n");
 }
 
@@ -36,14 +37,14 @@ usage(FILE *out)
  * the member "series" (a new member: schema 1 allows it). */
 static int
 export_json(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
-            struct lk_symbolizer *sym)
+            struct lk_symbolizer *sym, int content)
 {
     char *buf = NULL;
     size_t len = 0;
     FILE *mem = open_memstream(&buf, &len);
     if (!mem)
         return -ENOMEM;
-    struct lk_render_opts ro = {0, 16, 1};
+    struct lk_render_opts ro = {0, 16, 1, content};
     int rc = lk_render_json(mem, m, a, sym, &ro);
     if (fclose(mem) != 0 && !rc)
         rc = -ENOMEM;
@@ -61,7 +62,7 @@ export_json(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
     fwrite(buf, 1, len - 1, out);
     free(buf);
     fputs(",\"series\":", out);
-    rc = lk_render_html_data(out, m, a, sym);
+    rc = lk_render_html_data(out, m, a, sym, content);
     fputs("}\n", out);
     return rc;
 }
@@ -70,7 +71,7 @@ int
 lk_cmd_export(int argc, char **argv)
 {
     const char *file = NULL, *outpath = NULL, *format = NULL, *value = NULL;
-    int growth = 0;
+    int growth = 0, content = 0;
     for (int i = 1; i < argc; i++) {
         const char *arg = argv[i];
         if (!strcmp(arg, "--help") || !strcmp(arg, "-h")) {
@@ -78,6 +79,8 @@ lk_cmd_export(int argc, char **argv)
             return 0;
         } else if (!strcmp(arg, "--growth")) {
             growth = 1;
+        } else if (!strcmp(arg, "--content")) {
+            content = 1;
         } else if (!strcmp(arg, "-o") || !strcmp(arg, "--format") || !strcmp(arg, "--value")) {
             if (i + 1 >= argc) {
                 lk_cli_error("export: %s needs an argument", arg);
@@ -140,7 +143,7 @@ lk_cmd_export(int argc, char **argv)
                 !strcmp(format, "pprof")
                     ? lk_render_pprof(out, &m, &a, sym, growth ? LK_PPROF_GROWTH : LK_PPROF_HEAP)
                 : !strcmp(format, "folded") ? lk_render_folded(out, &m, sym, fv)
-                                            : export_json(out, &m, &a, sym);
+                                            : export_json(out, &m, &a, sym, content);
             status = lk_cli_close_out("export", outpath, out);
             if (rc == -ENOMEM) {
                 lk_cli_error("export: out of memory");

@@ -83,17 +83,22 @@ usage(FILE *out)
                  "zoom), modules and settings. No network access is needed to open it.\n"
                  "\n"
                  "  -o OUT.html   where to write it (default: FILE with .html instead of .lsr;\n"
-                 "                '-' for stdout)\n");
+                 "                '-' for stdout)\n"
+                 "  --content     include the scans' content samples (the program's memory,\n"
+                 "                redacted by the agent: the page can hold user data)\n");
 }
 
 int
 lk_cmd_html(int argc, char **argv)
 {
     const char *file = NULL, *outpath = NULL;
+    int content = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
             usage(stdout);
             return 0;
+        } else if (!strcmp(argv[i], "--content")) {
+            content = 1;
         } else if (!strcmp(argv[i], "-o") || !strcmp(argv[i], "--output")) {
             if (i + 1 >= argc) {
                 lk_cli_error("html: %s needs a file name", argv[i]);
@@ -135,7 +140,7 @@ lk_cmd_html(int argc, char **argv)
         if (!out) {
             status = 2;
         } else {
-            int rc = lk_render_html(out, &m, &a, sym);
+            int rc = lk_render_html(out, &m, &a, sym, content);
             status = lk_cli_close_out("html", outpath, out);
             if (rc == -ENOMEM) {
                 lk_cli_error("html: out of memory");

@@ -19,7 +19,7 @@ static void
 usage(FILE *out)
 {
     fprintf(out,
-            "usage: leakscope report [--json] [--top N] [--frames N] [--all] FILE\n"
+            "usage: leakscope report [--json] [--top N] [--frames N] [--all] [--content] FILE\n"
             "\n"
             "Prints the verdict of a recording, its suspect allocation sites ranked by\n"
             "growth with their stacks, and the process's memory.\n"
@@ -27,7 +27,9 @@ usage(FILE *out)
             "  --json       one JSON document instead of text (docs/JSON.md)\n"
             "  --top N      show N sites (default %d)\n"
             "  --frames N   show N frames per stack (default %d)\n"
-            "  --all        show every site, whatever its verdict\n",
+            "  --all        show every site, whatever its verdict\n"
+            "  --content    show the content samples of reachability scans (the program's\n"
+            "               memory, redacted by the agent: it can hold user data)\n",
             LK_RENDER_TOP, LK_RENDER_FRAMES);
 }
 
@@ -71,11 +73,12 @@ lk_cli_report_file(const char *path, const struct lk_report_opts *opts, FILE *ou
         lk_cli_error("%s: out of memory while symbolizing", path);
         goto out;
     }
-    struct lk_render_opts ro = {0, 0, 0};
+    struct lk_render_opts ro = {0, 0, 0, 0};
     if (opts) {
         ro.top = opts->top;
         ro.frames = opts->frames;
         ro.all = opts->all;
+        ro.content = opts->content;
     }
     int rc;
     if (lk_watch_is_watch(&m)) { /* no sites: the process-level watch verdict */
@@ -105,7 +108,7 @@ out:
 int
 lk_cmd_report(int argc, char **argv)
 {
-    struct lk_report_opts o = {0, 0, 0, 0};
+    struct lk_report_opts o = {0, 0, 0, 0, 0};
     const char *file = NULL;
     int dashdash = 0;
     for (int i = 1; i < argc; i++) {
@@ -117,6 +120,8 @@ lk_cmd_report(int argc, char **argv)
             o.json = 1;
         } else if (!dashdash && !strcmp(arg, "--all")) {
             o.all = 1;
+        } else if (!dashdash && !strcmp(arg, "--content")) {
+            o.content = 1;
         } else if (!dashdash && (!strcmp(arg, "--top") || !strcmp(arg, "--frames"))) {
             if (i + 1 >= argc || count_arg(argv[i + 1]) < 0) {
                 lk_cli_error("report: %s needs a positive number", arg);

@@ -41,6 +41,7 @@ usage(FILE *f)
             "  --sample SIZE        track a Poisson sample, one per SIZE bytes on average\n"
             "                       (e.g. 512K; weighted back up, docs/SAMPLING.md)\n"
             "  --status-every S     seconds between status lines (default %d, 0 = none)\n"
+            LK_LAUNCH_SCAN_HELP
             "  -q, --quiet          no status line\n"
             "  --no-report          record only; do not report at the end\n"
             "  --json               report as JSON\n",
@@ -151,6 +152,7 @@ lk_cmd_run(int argc, char **argv)
         struct lk_report_opts ro;
         memset(&ro, 0, sizeof ro);
         ro.json = o.json;
+        ro.content = o.l.content != NULL;
         fflush(stderr);
         lk_cli_report_file(out, &ro, stderr);
     }

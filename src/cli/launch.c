@@ -144,6 +144,26 @@ lk_launch_parse_opt(const char *verb, int argc, char **argv, int *i, struct lk_l
             lk_cli_error("%s: --status-every %s: expected seconds (0 turns it off)", verb, v);
             return 2;
         }
+    } else if ((v = lk_cli_opt_value(argc, argv, i, NULL, "--scan-every", &missing))) {
+        unsigned n;
+        if (lk_cli_parse_uint(v, 0, 1000000, &n) < 0) {
+            lk_cli_error("%s: --scan-every %s: expected a number of periods (0 turns it off)",
+                         verb, v);
+            return 2;
+        }
+        o->scan_every = v;
+    } else if (!strcmp(a, "--no-exit-scan")) {
+        o->no_exit_scan = 1;
+    } else if (!strcmp(a, "--content")) {
+        o->content = LK_LAUNCH_CONTENT_DEFAULT;
+    } else if (!strncmp(a, "--content=", 10)) {
+        unsigned n;
+        if (lk_cli_parse_uint(a + 10, 1, LK_SCAN_CONTENT, &n) < 0) {
+            lk_cli_error("%s: %s: expected a number of bytes from 1 to %d", verb, a,
+                         LK_SCAN_CONTENT);
+            return 2;
+        }
+        o->content = a + 10;
     } else if (missing) {
         lk_cli_error("%s: %s needs a value", verb, a);
         return 2;
@@ -718,6 +738,12 @@ set_env(const char *agent, const char *out_abs, const struct lk_launch_opts *o)
     }
     if (o->sample)
         rc |= setenv("LEAKSCOPE_SAMPLE", o->sample, 1);
+    if (o->scan_every)
+        rc |= setenv("LEAKSCOPE_SCAN_EVERY", o->scan_every, 1);
+    if (o->content)
+        rc |= setenv("LEAKSCOPE_SCAN_CONTENT", o->content, 1);
+    if (o->no_exit_scan)
+        rc |= setenv("LEAKSCOPE_SCAN_AT_EXIT", "0", 1);
     rc |= setenv("LEAKSCOPE_QUIET", "1", 1);
     return rc ? -1 : 0;
 }

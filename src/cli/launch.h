@@ -10,16 +10,20 @@
 #include <limits.h>
 
 struct lk_launch_opts {
-    const char *out;     /* recording path; NULL = leakscope.<cmd>.<our pid>.lsr */
-    int force;           /* replace an existing file at out */
-    unsigned period_ms;  /* LEAKSCOPE_PERIOD_MS */
-    unsigned depth;      /* LEAKSCOPE_DEPTH, 0 = the agent's default */
-    const char *sample;  /* LEAKSCOPE_SAMPLE, checked by lk_cli_check_size; NULL = inherit */
-    unsigned status_s;   /* seconds between status lines, 0 = none */
-    int quiet;           /* no "recording to" line */
-    unsigned duration_s; /* > 0: SIGTERM the command after this many seconds, then
-                            SIGKILL LK_LAUNCH_GRACE_S later if it is still there */
-    char **cmd;          /* argv of the command, NULL-terminated */
+    const char *out;        /* recording path; NULL = leakscope.<cmd>.<our pid>.lsr */
+    int force;              /* replace an existing file at out */
+    unsigned period_ms;     /* LEAKSCOPE_PERIOD_MS */
+    unsigned depth;         /* LEAKSCOPE_DEPTH, 0 = the agent's default */
+    const char *sample;     /* LEAKSCOPE_SAMPLE, checked by lk_cli_check_size; NULL = inherit */
+    unsigned status_s;      /* seconds between status lines, 0 = none */
+    int quiet;              /* no "recording to" line */
+    unsigned duration_s;    /* > 0: SIGTERM the command after this many seconds, then
+                               SIGKILL LK_LAUNCH_GRACE_S later if it is still there */
+    char **cmd;             /* argv of the command, NULL-terminated */
+    const char *scan_every; /* LEAKSCOPE_SCAN_EVERY (periods between scans, 0 = off); NULL =
+                               inherit */
+    const char *content;    /* LEAKSCOPE_SCAN_CONTENT (bytes per sample, 1-256); NULL = inherit */
+    int no_exit_scan;       /* LEAKSCOPE_SCAN_AT_EXIT=0 */
 };
 
 #define LK_LAUNCH_GRACE_S 10
@@ -51,10 +55,22 @@ const char *lk_cli_opt_value(int argc, char **argv, int *i, const char *shrt, co
 /* A decimal unsigned in [min, max] into *out; 0, or -1 when s is not one. */
 int lk_cli_parse_uint(const char *s, unsigned long min, unsigned long max, unsigned *out);
 /* The options run and check share: -f/--force, -o/--output, --period,
- * --sample, --depth, --status-every, at argv[*i] (advanced past a separate
+ * --sample, --depth, --status-every, and the reachability scan's
+ * --scan-every N, --content[=BYTES], --no-exit-scan, at argv[*i] (advanced past a separate
  * value). 1 when it took one, 0 when argv[*i] is none of them, 2 after
  * printing "VERB: what was wrong". */
 int lk_launch_parse_opt(const char *verb, int argc, char **argv, int *i, struct lk_launch_opts *o);
+
+#define LK_LAUNCH_CONTENT_DEFAULT "64" /* bytes per sample for a bare --content */
+
+/* Help lines for the scan options, shared by run's and check's usage. */
+#define LK_LAUNCH_SCAN_HELP                                                                  \
+    "  --scan-every N       reachability scan every N periods (0 = off, the default)\n"      \
+    "  --no-exit-scan       no reachability scan at exit (on by default in full tracking)\n" \
+    "  --content[=BYTES]    scans keep the first BYTES (default " LK_LAUNCH_CONTENT_DEFAULT  \
+    ", max 256) of a few\n"                                                                  \
+    "                       blocks per site, redacted, and the report shows them: the\n"     \
+    "                       recording then holds the program's data\n"
 
 /* A size as the agent reads LEAKSCOPE_SAMPLE: digits with an optional K, M
  * or G (and "iB" or "B"). 0 when well-formed. */

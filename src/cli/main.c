@@ -22,6 +22,8 @@ static const struct command commands[] = {
     {"check", lk_cmd_check,
      "check [--max-growth RATE] [--duration S] -- CMD [ARGS...]",
      "CI gate: exit 1 when CMD leaks, 0 when not, 2 when undecided"},
+    {"scan", lk_cmd_scan, "scan [-f FILE] [--timeout S] [--json] [--content] PID",
+     "ask a running process's agent for a reachability scan now"},
     {"dump", lk_cmd_dump, "dump [-v] FILE", "every record of a recording, one per line"},
     {"html", lk_cmd_html, "html [-o OUT.html] FILE",
      "one self-contained page: charts, flame graphs, evidence"},

@@ -234,6 +234,7 @@ struct ctx {
     int *color_of; /* per model site: colour index or -1 */
     struct lk_sym_frame *fr;
     struct labels lab;
+    int content; /* show the scans' content samples */
 };
 
 static void
@@ -555,6 +556,10 @@ site_json(struct ctx *c, const struct lk_site_verdict *v, int color)
     lk_json_key(out, &f, "series");
     lk_model_values(s, LK_SITE_LIVE_BYTES, c->idx, c->npts, c->buf);
     jseries(out, c->buf, c->npts);
+    if (v->reach.scanned && v->reach.scan < m->nscans) {
+        lk_json_key(out, &f, "scan");
+        lk_json_site_scan(out, m, v, c->sym, c->content);
+    }
     fputc('}', out);
 }
 
@@ -745,7 +750,7 @@ watch_part(struct ctx *c)
 
 int
 lk_render_html_data(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
-                    struct lk_symbolizer *sym)
+                    struct lk_symbolizer *sym, int content)
 {
     struct ctx c;
     int rc = -ENOMEM;
@@ -754,6 +759,7 @@ lk_render_html_data(FILE *out, const struct lk_model *m, const struct lk_analysi
     c.m = m;
     c.a = a;
     c.sym = sym;
+    c.content = content;
     size_t n = m->nsnaps ? m->nsnaps : 1;
     c.idx = calloc(n < LK_HTML_POINTS ? n : LK_HTML_POINTS, sizeof *c.idx);
     c.buf = calloc(n < LK_HTML_POINTS ? n : LK_HTML_POINTS, sizeof *c.buf);
@@ -778,6 +784,10 @@ lk_render_html_data(FILE *out, const struct lk_model *m, const struct lk_analysi
     }
     fputc(']', out);
     modules(&c);
+    fputs(",\"scans\":", out);
+    lk_json_scans(out, m);
+    fprintf(out, ",\"content\":{\"recorded\":%zu,\"shown\":%s}", m->nsamples,
+            content && m->nsamples ? "true" : "false");
     if (lk_watch_is_watch(m) && watch_part(&c) < 0)
         goto out;
     fputs("}", out);
@@ -795,7 +805,7 @@ out:
 
 int
 lk_render_html(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
-               struct lk_symbolizer *sym)
+               struct lk_symbolizer *sym, int content)
 {
     char line[512];
     lk_render_summary(line, sizeof line, m, a);
@@ -823,7 +833,7 @@ lk_render_html(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
           "<div id=\"tip\" class=\"tip\" hidden></div>\n"
           "<script id=\"lk-data\" type=\"application/json\">",
           out);
-    int rc = lk_render_html_data(out, m, a, sym);
+    int rc = lk_render_html_data(out, m, a, sym, content);
     if (rc < 0)
         return rc;
     fprintf(out, "</script>\n<script>%s</script>\n</body></html>\n", lk_html_js);

@@ -18,17 +18,18 @@
 #define LK_HTML_FLAME_MIN 2000 /* flame nodes narrower than 1/this of the total are merged */
 #define LK_HTML_FRAMES 24      /* frames shown per suspect */
 
-/* Writes the page for m (analysed as a, symbolized by sym) to out. 0,
- * -ENOMEM, or -EIO when out could not be written. */
+/* Writes the page for m (analysed as a, symbolized by sym) to out; the
+ * scans' content samples only with content (--content). 0, -ENOMEM, or
+ * -EIO when out could not be written. */
 int lk_render_html(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
-                   struct lk_symbolizer *sym);
+                   struct lk_symbolizer *sym, int content);
 
 /* The page's data document alone (docs/HTML.md, "Data"): meta, verdict,
  * subsampled time series of process memory, top sites and size classes,
  * cohorts, flame trees, modules. `leakscope export --format json` appends
  * its "series" part to the report JSON. 0, -ENOMEM or -EIO. */
 int lk_render_html_data(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
-                        struct lk_symbolizer *sym);
+                        struct lk_symbolizer *sym, int content);
 
 /* Writes s (n bytes) as a JSON string that is also safe inside an HTML
  * <script> element: '<', '>' and '&' are escaped as \u003c..., invalid

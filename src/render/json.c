@@ -10,7 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../analyze/reach.h"
 #include "../record/format.h"
+#include "content.h"
 
 /* Length of the valid UTF-8 sequence at p (at most n bytes), 0 if invalid;
  * *cp gets the code point. */
@@ -307,8 +309,8 @@ process(FILE *out, const struct lk_analysis *a)
     fputc('}', out);
 }
 
-static void
-frame(FILE *out, const struct lk_sym_frame *fr)
+void
+lk_json_frame(FILE *out, const struct lk_sym_frame *fr)
 {
     int f = 1;
     char addr[32];
@@ -333,8 +335,150 @@ frame(FILE *out, const struct lk_sym_frame *fr)
 }
 
 static void
+counts3(FILE *out, const uint64_t *count, const uint64_t *bytes)
+{
+    for (unsigned k = 0; k < LK_NSTATES; k++)
+        fprintf(out, "%s\"%s\":{\"count\":%llu,\"bytes\":%llu}", k ? "," : "",
+                lk_reach_state_name(k), (unsigned long long)count[k],
+                (unsigned long long)bytes[k]);
+}
+
+void
+lk_json_sample(FILE *out, const struct lk_model_sample *s)
+{
+    char hex[3 * LK_SCAN_CONTENT + 1], text[LK_SCAN_CONTENT + 1];
+    lk_content_hex(hex, sizeof hex, s, 0, s->len);
+    lk_content_text(text, sizeof text, s, 0, s->len);
+    fputs("{\"state\":", out);
+    lk_json_str(out, lk_reach_state_name(s->state));
+    fprintf(out, ",\"size\":%llu,\"birth_period\":%llu,\"hex\":", (unsigned long long)s->size,
+            (unsigned long long)s->period);
+    lk_json_str(out, hex);
+    fputs(",\"text\":", out);
+    lk_json_str(out, text);
+    fputc('}', out);
+}
+
+void
+lk_json_site_scan(FILE *out, const struct lk_model *m, const struct lk_site_verdict *v,
+                  struct lk_symbolizer *sym, int content)
+{
+    const struct lk_site_reach *r = &v->reach;
+    const struct lk_model_scan *sc = &m->scans[r->scan];
+    char who[384];
+    int f = 1;
+    fputc('{', out);
+    lk_json_key(out, &f, "scan_seq");
+    lk_json_u64(out, sc->seq);
+    lk_json_key(out, &f, "time_s");
+    num(out, (double)sc->time_ns / 1e9);
+    lk_json_key(out, &f, "registers");
+    fputs(sc->flags & LK_SCAN_REGISTERS ? "true" : "false", out);
+    lk_json_key(out, &f, "partial");
+    fputs(sc->flags & LK_SCAN_PARTIAL ? "true" : "false", out);
+    lk_json_key(out, &f, "states");
+    fputc('{', out);
+    counts3(out, r->at.count, r->at.bytes);
+    fputc('}', out);
+    lk_json_key(out, &f, "trend_verdict");
+    lk_json_str(out, lk_verdict_name(r->trend_verdict));
+    lk_json_key(out, &f, "lost");
+    fputs(r->lost ? "true" : "false", out);
+    lk_json_key(out, &f, "lost_decisive");
+    fputs(r->lost && r->decisive ? "true" : "false", out);
+    lk_json_key(out, &f, "lost_evidence_only");
+    fputs(r->evidence && !r->lost ? "true" : "false", out);
+    lk_json_key(out, &f, "lost_count");
+    lk_json_u64(out, r->lost_count);
+    lk_json_key(out, &f, "lost_bytes");
+    lk_json_u64(out, r->lost_bytes);
+    lk_json_key(out, &f, "lost_rate_bytes_per_s");
+    num(out, r->lost_rate);
+    lk_json_key(out, &f, "lost_scans");
+    fprintf(out, "%d", r->nlost_scans);
+    lk_json_key(out, &f, "held");
+    fputs(r->held ? "true" : "false", out);
+    lk_json_key(out, &f, "retainers");
+    fputc('[', out);
+    for (uint32_t k = 0; k < r->at.nret; k++) {
+        lk_render_retainer(who, sizeof who, m, sym, r->at.ret_kind[k], r->at.ret_id[k]);
+        fprintf(out, "%s{\"kind\":", k ? "," : "");
+        lk_json_str(out, lk_retainer_kind_name(r->at.ret_kind[k]));
+        fprintf(out, ",\"id\":%llu,\"count\":%llu,\"label\":",
+                (unsigned long long)r->at.ret_id[k], (unsigned long long)r->at.ret_count[k]);
+        lk_json_str(out, who);
+        fputc('}', out);
+    }
+    fputc(']', out);
+    const struct lk_model_sample *smp[LK_CONTENT_PER_SITE];
+    size_t ns = lk_content_of_site(m, v->id, smp, LK_CONTENT_PER_SITE);
+    lk_json_key(out, &f, "samples_hidden");
+    lk_json_u64(out, content ? 0 : ns);
+    if (content) {
+        lk_json_key(out, &f, "samples");
+        fputc('[', out);
+        for (size_t k = 0; k < ns && k < LK_CONTENT_PER_SITE; k++) {
+            fputs(k ? "," : "", out);
+            lk_json_sample(out, smp[k]);
+        }
+        fputc(']', out);
+    }
+    fputc('}', out);
+}
+
+void
+lk_json_scans(FILE *out, const struct lk_model *m)
+{
+    fputc('[', out);
+    for (size_t i = 0; i < m->nscans; i++) {
+        const struct lk_model_scan *sc = &m->scans[i];
+        int f = 1;
+        fputs(i ? ",{" : "{", out);
+        lk_json_key(out, &f, "seq");
+        lk_json_u64(out, sc->seq);
+        lk_json_key(out, &f, "time_s");
+        num(out, (double)sc->time_ns / 1e9);
+        lk_json_key(out, &f, "period");
+        lk_json_u64(out, sc->period);
+        lk_json_key(out, &f, "trigger");
+        lk_json_str(out, lk_reach_trigger_name(sc->trigger));
+        lk_json_key(out, &f, "registers");
+        fputs(sc->flags & LK_SCAN_REGISTERS ? "true" : "false", out);
+        lk_json_key(out, &f, "interior");
+        fputs(sc->flags & LK_SCAN_INTERIOR ? "true" : "false", out);
+        lk_json_key(out, &f, "partial");
+        fputs(sc->flags & LK_SCAN_PARTIAL ? "true" : "false", out);
+        lk_json_key(out, &f, "sampled");
+        fputs(sc->flags & LK_SCAN_SAMPLED ? "true" : "false", out);
+        lk_json_key(out, &f, "decisive");
+        fputs(lk_reach_decisive(sc) ? "true" : "false", out);
+        lk_json_key(out, &f, "pause_s");
+        num(out, (double)sc->pause_ns / 1e9);
+        lk_json_key(out, &f, "scan_s");
+        num(out, (double)sc->scan_ns / 1e9);
+        lk_json_key(out, &f, "threads");
+        lk_json_u64(out, sc->threads);
+        lk_json_key(out, &f, "root_bytes");
+        lk_json_u64(out, sc->root_bytes);
+        lk_json_key(out, &f, "heap_bytes");
+        lk_json_u64(out, sc->heap_bytes);
+        lk_json_key(out, &f, "blocks");
+        lk_json_u64(out, sc->blocks);
+        lk_json_key(out, &f, "sites");
+        lk_json_u64(out, sc->nsites);
+        lk_json_key(out, &f, "samples");
+        lk_json_u64(out, sc->nsamples);
+        lk_json_key(out, &f, "states");
+        fputc('{', out);
+        counts3(out, sc->count, sc->bytes);
+        fputs("}}", out);
+    }
+    fputc(']', out);
+}
+
+static void
 site(FILE *out, const struct lk_model *m, const struct lk_site_verdict *v,
-     struct lk_symbolizer *sym, struct lk_sym_frame *fr, size_t maxf)
+     struct lk_symbolizer *sym, struct lk_sym_frame *fr, size_t maxf, int content)
 {
     const struct lk_model_site *s = &m->sites[v->site];
     int f = 1;
@@ -419,6 +563,10 @@ site(FILE *out, const struct lk_model *m, const struct lk_site_verdict *v,
             (unsigned long long)v->early_live);
     lk_json_key(out, &f, "survival_from_cohorts");
     fputs(v->survival_from_cohorts ? "true" : "false", out);
+    if (v->reach.scanned && v->reach.scan < m->nscans) {
+        lk_json_key(out, &f, "scan");
+        lk_json_site_scan(out, m, v, sym, content);
+    }
     size_t total = 0, n = 0;
     if (s->has_stack && fr)
         n = lk_symbolize_stack(sym, s, 1, fr, maxf, &total);
@@ -429,7 +577,7 @@ site(FILE *out, const struct lk_model *m, const struct lk_site_verdict *v,
     for (size_t i = 0; i < n; i++) {
         if (i)
             fputc(',', out);
-        frame(out, &fr[i]);
+        lk_json_frame(out, &fr[i]);
     }
     fputs("]}", out);
 }
@@ -474,6 +622,20 @@ lk_render_json(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
     num(out, a->growing_rate);
     lk_json_key(out, &f, "material_bytes");
     lk_json_u64(out, a->material_bytes);
+    lk_json_key(out, &f, "lost_sites");
+    lk_json_u64(out, a->lost_sites);
+    lk_json_key(out, &f, "lost_count");
+    lk_json_u64(out, a->lost_count);
+    lk_json_key(out, &f, "lost_bytes");
+    lk_json_u64(out, a->lost_bytes);
+    lk_json_key(out, &f, "verdict_by_scan");
+    fputs(a->verdict_by_scan ? "true" : "false", out);
+    lk_json_key(out, &f, "held_sites");
+    lk_json_u64(out, a->held_sites);
+    lk_json_key(out, &f, "content_shown");
+    fputs(opts && opts->content && m->nsamples ? "true" : "false", out);
+    lk_json_key(out, &f, "scans");
+    lk_json_scans(out, m);
     lk_json_key(out, &f, "counts");
     fputc('{', out);
     for (int v = 0; v <= LK_VERDICT_UNKNOWN; v++)
@@ -486,7 +648,7 @@ lk_render_json(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
         if (i)
             fputc(',', out);
         fputc('\n', out);
-        site(out, m, &a->sites[i], sym, fr, maxf);
+        site(out, m, &a->sites[i], sym, fr, maxf, opts && opts->content);
     }
     fputs("],\n", out);
     f = 1;

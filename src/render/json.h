@@ -41,4 +41,18 @@ void lk_json_key(FILE *out, int *first, const char *k);
 void lk_json_cmdline(FILE *out, const struct lk_model *m);
 void lk_json_settings(FILE *out, int *first, const struct lk_model *m);
 
+/* Reachability scans (docs/JSON.md), shared by the report, the HTML page's
+ * data and `leakscope scan --json`: the recording's scans as an array; a
+ * site's "scan" object (states in the latest scan, lost, held, retainers,
+ * and its content samples only when content is set, else how many are
+ * hidden); one content sample as {"state","size","birth_period","hex","text"}
+ * with redacted bytes as "**" and "*". */
+void lk_json_scans(FILE *out, const struct lk_model *m);
+void lk_json_site_scan(FILE *out, const struct lk_model *m, const struct lk_site_verdict *v,
+                       struct lk_symbolizer *sym, int content);
+void lk_json_sample(FILE *out, const struct lk_model_sample *s);
+
+/* One symbolized frame as {"function","file","line","module","offset","inlined"}. */
+void lk_json_frame(FILE *out, const struct lk_sym_frame *fr);
+
 #endif

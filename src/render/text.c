@@ -11,7 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../analyze/reach.h"
 #include "../record/format.h"
+#include "content.h"
 
 char *
 lk_render_bytes(char *buf, size_t cap, double bytes)
@@ -67,6 +69,23 @@ lk_render_summary(char *buf, size_t cap, const struct lk_model *m, const struct 
     char r1[48], r2[48], d[48];
     size_t nl = a->counts[LK_VERDICT_LEAK], ng = a->counts[LK_VERDICT_GROWING];
     size_t nb = a->counts[LK_VERDICT_BOUNDED];
+    if (a->verdict == LK_VERDICT_LEAK && a->lost_sites) {
+        /* Lost blocks first: they are the direct evidence. */
+        size_t nt = nl - a->lost_sites; /* LEAK by trend alone */
+        int k =
+            snprintf(buf, cap, "LEAK: %zu %s %llu %s (%s) nothing points to", a->lost_sites,
+                     plural(a->lost_sites, "site holds", "sites hold"),
+                     (unsigned long long)a->lost_count, plural(a->lost_count, "block", "blocks"),
+                     lk_render_bytes(d, sizeof d, (double)a->lost_bytes));
+        if (k > 0 && (size_t)k < cap && nt)
+            k += snprintf(buf + k, cap - (size_t)k, "; %zu more %s without being freed, %s", nt,
+                          plural(nt, "site grows", "sites grow"),
+                          rate_str(r1, sizeof r1, a->leak_rate - a->lost_trend_rate));
+        if (k > 0 && (size_t)k < cap && ng)
+            snprintf(buf + k, cap - (size_t)k, "; %zu more %s with turnover, %s", ng,
+                     plural(ng, "grows", "grow"), rate_str(r2, sizeof r2, a->growing_rate));
+        return;
+    }
     switch (a->verdict) {
     case LK_VERDICT_LEAK:
         if (ng)
@@ -178,9 +197,137 @@ print_stack(FILE *out, const struct lk_model *m, const struct lk_site_verdict *v
     free(fr);
 }
 
+static const char *
+state_flags(const struct lk_model_scan *sc)
+{
+    if ((sc->flags & LK_SCAN_PARTIAL) && !(sc->flags & LK_SCAN_REGISTERS))
+        return " (partial, without every thread's registers: counts are lower bounds)";
+    if (sc->flags & LK_SCAN_PARTIAL)
+        return " (partial: the scan stopped early, counts are lower bounds)";
+    if (!(sc->flags & LK_SCAN_REGISTERS))
+        return " (without every thread's registers)";
+    return "";
+}
+
+void
+lk_render_site_reach(FILE *out, const struct lk_model *m, const struct lk_site_verdict *v,
+                     struct lk_symbolizer *sym, int content)
+{
+    const struct lk_site_reach *r = &v->reach;
+    char b[3][32], d[48], who[384];
+    if (!r->scanned || r->scan >= m->nscans)
+        return;
+    const struct lk_model_scan *sc = &m->scans[r->scan];
+    const struct lk_model_reach *at = &r->at;
+    fprintf(out,
+            "   reachability (scan at %s): %llu unreachable %s (%s), %llu indirect (%s), "
+            "%llu reachable (%s)%s\n",
+            duration_str(d, sizeof d, (double)sc->time_ns / 1e9),
+            (unsigned long long)at->count[LK_BLOCK_UNREACHABLE],
+            plural(at->count[LK_BLOCK_UNREACHABLE], "block", "blocks"),
+            lk_render_bytes(b[0], sizeof b[0], (double)at->bytes[LK_BLOCK_UNREACHABLE]),
+            (unsigned long long)at->count[LK_BLOCK_INDIRECT],
+            lk_render_bytes(b[1], sizeof b[1], (double)at->bytes[LK_BLOCK_INDIRECT]),
+            (unsigned long long)at->count[LK_BLOCK_REACHABLE],
+            lk_render_bytes(b[2], sizeof b[2], (double)at->bytes[LK_BLOCK_REACHABLE]),
+            state_flags(sc));
+    if (r->lost && r->decisive) {
+        fprintf(out, "   lost: %llu %s (%s) nothing points to, in %d %s",
+                (unsigned long long)r->lost_count, plural(r->lost_count, "block", "blocks"),
+                lk_render_bytes(b[0], sizeof b[0], (double)r->lost_bytes), r->nlost_scans,
+                plural((size_t)r->nlost_scans, "scan", "scans in a row"));
+        if (r->lost_rate != 0)
+            fprintf(out, "; lost bytes grow %s", rate_str(b[1], sizeof b[1], r->lost_rate));
+        fputs(": a leak whatever the trend says\n", out);
+    } else if (r->evidence) {
+        fprintf(out, "   %llu %s (%s) nothing pointed to in a scan that %s: %s\n",
+                (unsigned long long)r->lost_count, plural(r->lost_count, "block", "blocks"),
+                lk_render_bytes(b[0], sizeof b[0], (double)r->lost_bytes),
+                (m->scans[r->lost_scan].flags & LK_SCAN_PARTIAL) ? "stopped early"
+                                                                 : "could not read every "
+                                                                   "thread's registers",
+                r->lost ? "the growing trend agrees, so LEAK"
+                        : "a pointer held only there may have been missed, so it is evidence, "
+                          "not a verdict on its own");
+    }
+    if (r->held) {
+        fputs("   held by something: look for a missing eviction or removal", out);
+        if (at->nret) {
+            lk_render_retainer(who, sizeof who, m, sym, at->ret_kind[0], at->ret_id[0]);
+            fprintf(out, "; mostly by %s", who);
+        }
+        fputc('\n', out);
+    }
+    if (at->nret) {
+        fputs("   retainers:", out);
+        for (uint32_t k = 0; k < at->nret; k++) {
+            lk_render_retainer(who, sizeof who, m, sym, at->ret_kind[k], at->ret_id[k]);
+            fprintf(out, "%s %s (%llu %s)", k ? "," : "", who, (unsigned long long)at->ret_count[k],
+                    plural(at->ret_count[k], "block", "blocks"));
+        }
+        fputc('\n', out);
+    }
+    const struct lk_model_sample *smp[LK_CONTENT_PER_SITE];
+    size_t ns = lk_content_of_site(m, v->id, smp, LK_CONTENT_PER_SITE);
+    if (ns && !content) {
+        fprintf(out, "   %zu content %s recorded, hidden (pass --content to show them)\n", ns,
+                plural(ns, "sample", "samples"));
+    } else if (ns) {
+        for (size_t k = 0; k < ns && k < LK_CONTENT_PER_SITE; k++) {
+            fprintf(out, "   content of a%s %s block of %s, born in period %llu:\n",
+                    smp[k]->state == LK_BLOCK_UNREACHABLE ? "n" : "",
+                    lk_reach_state_name(smp[k]->state),
+                    lk_render_bytes(b[0], sizeof b[0], (double)smp[k]->size),
+                    (unsigned long long)smp[k]->period);
+            lk_content_dump(out, "      ", smp[k]);
+        }
+        if (ns > LK_CONTENT_PER_SITE)
+            fprintf(out, "   (%zu more samples not shown)\n", ns - LK_CONTENT_PER_SITE);
+    }
+}
+
+void
+lk_render_scans_line(char *buf, size_t cap, const struct lk_model *m, const struct lk_analysis *a)
+{
+    char d[48], b1[32];
+    uint64_t pause = 0, scanned = 0;
+    int k;
+    buf[0] = 0;
+    if (!m->nscans)
+        return;
+    for (size_t i = 0; i < m->nscans; i++) {
+        if (m->scans[i].pause_ns > pause)
+            pause = m->scans[i].pause_ns;
+        scanned += m->scans[i].root_bytes + m->scans[i].heap_bytes;
+    }
+    k = snprintf(buf, cap, "Scans: %zu (", m->nscans);
+    for (size_t i = 0; i < m->nscans && k > 0 && (size_t)k < cap; i++) {
+        if (m->nscans > 4 && i == 2) {
+            k += snprintf(buf + k, cap - (size_t)k, ", ...");
+            i = m->nscans - 2;
+            continue;
+        }
+        k += snprintf(buf + k, cap - (size_t)k, "%s%s at %s", i ? ", " : "",
+                      lk_reach_trigger_name(m->scans[i].trigger),
+                      duration_str(d, sizeof d, (double)m->scans[i].time_ns / 1e9));
+    }
+    if (k > 0 && (size_t)k < cap)
+        k += snprintf(buf + k, cap - (size_t)k, "), longest pause %.1f ms, %s scanned",
+                      (double)pause / 1e6, lk_render_bytes(b1, sizeof b1, (double)scanned));
+    if (k > 0 && (size_t)k < cap && a->lost_sites)
+        k += snprintf(buf + k, cap - (size_t)k, "; lost blocks in %zu %s", a->lost_sites,
+                      plural(a->lost_sites, "site", "sites"));
+    if (k > 0 && (size_t)k < cap && a->held_sites)
+        k += snprintf(buf + k, cap - (size_t)k, "; %zu growing %s held by something", a->held_sites,
+                      plural(a->held_sites, "site", "sites"));
+    if (k > 0 && (size_t)k < cap && !lk_reach_decisive(&m->scans[m->nscans - 1]))
+        snprintf(buf + k, cap - (size_t)k, "; the latest scan%s",
+                 state_flags(&m->scans[m->nscans - 1]));
+}
+
 static void
 print_site(FILE *out, const struct lk_model *m, const struct lk_site_verdict *v, size_t rank,
-           struct lk_symbolizer *sym, size_t maxf)
+           struct lk_symbolizer *sym, size_t maxf, int content)
 {
     char a[32], b[32], c[32], d[32];
     const struct lk_model_site *s = &m->sites[v->site];
@@ -218,6 +365,7 @@ print_site(FILE *out, const struct lk_model *m, const struct lk_site_verdict *v,
     if (v->verdict_time_s >= 0 && v->verdict != LK_VERDICT_UNKNOWN)
         fprintf(out, "   %s since %s (snapshot %zu of %zu)\n", lk_verdict_name(v->verdict),
                 duration_str(d, sizeof d, v->verdict_time_s), v->verdict_snaps, m->nsnaps);
+    lk_render_site_reach(out, m, v, sym, content);
     print_stack(out, m, v, sym, maxf);
     fputc('\n', out);
 }
@@ -294,7 +442,10 @@ lk_render_text(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
 
     lk_render_summary(line, sizeof line, m, a);
     fprintf(out, "%s\n", line);
-    if (a->verdict != LK_VERDICT_UNKNOWN && a->verdict_time_s >= 0)
+    if (a->verdict_by_scan)
+        fprintf(out, "Time to verdict: %s (the first reachability scan that found lost blocks)\n",
+                duration_str(d, sizeof d, a->verdict_time_s));
+    else if (a->verdict != LK_VERDICT_UNKNOWN && a->verdict_time_s >= 0)
         fprintf(out,
                 "Time to verdict: %s (the verdict held at every one of %zu checked points from "
                 "snapshot %zu of %zu on)\n",
@@ -315,6 +466,18 @@ lk_render_text(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
     fprintf(out, "(pid %llu), %zu snapshots over %s, %zu sites\n\n",
             (unsigned long long)m->info.pid, m->nsnaps,
             duration_str(d, sizeof d, a->proc.duration_s), m->nsites);
+    if (m->nscans) {
+        lk_render_scans_line(line, sizeof line, m, a);
+        fprintf(out, "%s\n", line);
+        if (m->nsamples)
+            fprintf(out, "%s\n",
+                    opts && opts->content
+                        ? "Content samples are shown: they are the program's memory and can hold "
+                          "user data; share this report with care"
+                        : "The latest scan recorded content samples; they are hidden (pass "
+                          "--content to show them)");
+        fputc('\n', out);
+    }
 
     /* Suspects. */
     size_t shown = 0;
@@ -328,7 +491,7 @@ lk_render_text(FILE *out, const struct lk_model *m, const struct lk_analysis *a,
             fprintf(out, a->verdict == LK_VERDICT_UNKNOWN && !all
                              ? "Largest live sites (no verdict yet):\n\n"
                              : "Suspects, fastest growing first:\n\n");
-        print_site(out, m, v, ++shown, sym, maxf);
+        print_site(out, m, v, ++shown, sym, maxf, opts && opts->content);
     }
     size_t interesting = 0;
     for (size_t i = 0; i < a->nsites; i++)

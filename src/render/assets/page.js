@@ -176,6 +176,43 @@
     return h('div', {}, [ul, h('details', {}, [h('summary', {cls: 'sub', text: (total - 6) + ' more frames'}), more])]);
   }
 
+  /* What a reachability scan says of a suspect: states, lost or held,
+   * retainers, and content samples when the page was made with --content. */
+  function reachBlock(x) {
+    var r = x.scan, out = [];
+    if (!r) return out;
+    var st = r.states;
+    var flags = r.partial ? ' (partial: counts are lower bounds)' : !r.registers ? " (without every thread's registers)" : '';
+    out.push(h('div', {cls: 'sub reach', text: 'reachability (scan at ' + dur(r.time_s) + '): ' +
+      count(st.unreachable.count) + ' unreachable blocks (' + bytes(st.unreachable.bytes) + '), ' +
+      count(st.indirect.count) + ' indirect (' + bytes(st.indirect.bytes) + '), ' +
+      count(st.reachable.count) + ' reachable (' + bytes(st.reachable.bytes) + ')' + flags}));
+    if (r.lost_decisive)
+      out.push(h('div', {cls: 'sub lost', text: 'lost: ' + count(r.lost_count) + ' blocks (' + bytes(r.lost_bytes) +
+        ') nothing points to' + (r.lost_rate_bytes_per_s ? ', ' + rate(r.lost_rate_bytes_per_s) : '') + ': a leak whatever the trend says'}));
+    else if (r.lost_count)
+      out.push(h('div', {cls: 'sub note', text: count(r.lost_count) + ' blocks (' + bytes(r.lost_bytes) +
+        ') nothing pointed to in a scan that was partial or lacked registers: ' + (r.lost ? 'the growing trend agrees' : 'evidence, not a verdict')}));
+    if (r.held)
+      out.push(h('div', {cls: 'sub held', text: 'held by something: look for a missing eviction or removal' +
+        (r.retainers.length ? '; mostly by ' + r.retainers[0].label : '')}));
+    if (r.retainers.length)
+      out.push(h('div', {cls: 'sub', text: 'retainers: ' + r.retainers.map(function (t) {
+        return t.label + ' (' + count(t.count) + ' blocks)'; }).join(', ')}));
+    if (r.samples_hidden)
+      out.push(h('div', {cls: 'sub note', text: r.samples_hidden + ' content samples recorded, hidden (make the page with --content to show them)'}));
+    (r.samples || []).forEach(function (sm) {
+      var hex = sm.hex.split(' '), rows = [];
+      for (var i = 0; i < hex.length; i += 16)
+        rows.push(('000' + i.toString(16)).slice(-4) + '  ' + hex.slice(i, i + 16).join(' ') +
+          new Array(Math.max(0, 16 - hex.slice(i, i + 16).length) * 3 + 1).join(' ') + '  |' + sm.text.slice(i, i + 16) + '|');
+      out.push(h('div', {cls: 'sub', text: 'content of a' + (sm.state === 'unreachable' ? 'n ' : ' ') + sm.state + ' block of ' +
+        bytes(sm.size) + ', born in period ' + sm.birth_period + ':'}));
+      out.push(h('pre', {cls: 'mono sample', text: rows.join('\n')}));
+    });
+    return out;
+  }
+
   function topFrame(site) {
     return site.frames.length ? site.frames[0][0] + '()' : 'site ' + site.id;
   }
@@ -199,6 +236,17 @@
     if (lim.kind) ptxt += lim.seconds != null ? '; reaches the ' + (lim.kind === 'cgroup' ? 'cgroup limit' : 'physical memory') +
       ' of ' + bytes(lim.limit) + ' in ' + dur(lim.seconds) : '; limit ' + bytes(lim.limit) + ', not growing';
     out.push(h('p', {cls: 'sub', text: ptxt}));
+    var S = D.scans || [];
+    if (S.length) {
+      var pause = 0, scanned = 0;
+      S.forEach(function (x) { pause = Math.max(pause, x.pause_s); scanned += x.root_bytes + x.heap_bytes; });
+      out.push(h('p', {cls: 'sub', id: 'scans', text: 'Scans: ' + S.length + ' (' + S.map(function (x) {
+        return x.trigger + ' at ' + dur(x.time_s) + (x.partial ? ', partial' : '') + (x.registers ? '' : ', no registers'); }).join('; ') +
+        '), longest pause ' + (pause * 1000).toFixed(1) + ' ms, ' + bytes(scanned) + ' scanned'}));
+      if (D.content && D.content.recorded)
+        out.push(h('p', {cls: 'sub note', text: D.content.shown ? 'Content samples are shown: they are the program\'s memory and can hold user data; share this page with care.' :
+          'The latest scan recorded content samples; they are hidden (make the page with --content to show them).'}));
+    }
     P.advice.forEach(function (a) { out.push(h('p', {cls: 'sub note', text: 'advice: ' + a})); });
     D.warnings.forEach(function (w) { out.push(h('p', {cls: 'sub note', text: 'warning: ' + w})); });
     return out;
@@ -220,8 +268,8 @@
         h('div', {}, [h('span', {cls: 'badge ' + x.verdict, text: x.verdict}), ' ', h('b', {text: topFrame(x)}),
           '  site ' + x.id + (x.kind !== 'heap' ? ' (' + x.kind + ')' : '') + '  ', h('b', {text: rate(x.rate)}), ci]),
         h('div', {cls: 'sub', text: ev}), h('div', {cls: 'sub', text: sv}),
-        h('div', {cls: 'sub', text: tail + (x.why || '') + (x.vt != null ? '; ' + x.verdict + ' since ' + dur(x.vt) : '')}),
-        frameList(x.frames, x.frames_total)]));
+        h('div', {cls: 'sub', text: tail + (x.why || '') + (x.vt != null ? '; ' + x.verdict + ' since ' + dur(x.vt) : '')})]
+        .concat(x.scan ? reachBlock(x) : []).concat([frameList(x.frames, x.frames_total)])));
     });
     return card('Suspects, fastest growing first', kids, 'suspects');
   }
