@@ -18,6 +18,10 @@ pkgs+=(clang libclang-rt-dev)
 # driven by playwright-core from the npm registry, never a downloaded
 # browser) and the pprof export decoded by protoc-generated code.
 pkgs+=(chromium protobuf-compiler python3-protobuf)
+# The reachability scan is compared with valgrind's memcheck and LeakSanitizer
+# (gcc's -fsanitize=leak runtime) on the same programs (tests/e2e/test_scan_compare.sh),
+# and its "ptrace refused" path is run under strace (tests/agent/test_scan.sh).
+pkgs+=(valgrind liblsan0 strace)
 
 missing=()
 if command -v dpkg >/dev/null 2>&1; then

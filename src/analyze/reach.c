@@ -9,10 +9,17 @@
 
 #include <string.h>
 
+/* Decisive: every thread's registers, not cut short, and made while the
+ * program ran. The exit scan is not: it runs after main returned, when
+ * main's locals are gone (its frame is reused by exit's own calls), so
+ * everything a program kept only in main's locals reads as lost then — as
+ * valgrind and LeakSanitizer report it, "definitely lost". Its lost blocks
+ * are evidence, a verdict only when the trend agrees (below). */
 int
 lk_reach_decisive(const struct lk_model_scan *sc)
 {
-    return (sc->flags & LK_SCAN_REGISTERS) && !(sc->flags & LK_SCAN_PARTIAL);
+    return (sc->flags & LK_SCAN_REGISTERS) && !(sc->flags & LK_SCAN_PARTIAL) &&
+           sc->trigger != LK_SCAN_AT_EXIT;
 }
 
 uint64_t
@@ -123,8 +130,9 @@ judge_site(const struct lk_model *m, const struct lk_model_site *s, struct lk_si
 
     /* A scan without every thread's registers (ptrace refused) or cut
      * short may call a block lost whose only pointer sat in a register or
-     * in memory not scanned yet: evidence to show, a verdict only when the
-     * trend already says the site grows. */
+     * in memory not scanned yet, and the exit scan one held by main's
+     * locals: evidence to show, a verdict only when the trend already says
+     * the site grows. */
     if (!lk_reach_decisive(&m->scans[r->scan]) && lk_reach_lost_count(&r->at)) {
         r->evidence = 1;
         r->lost_scan = r->scan;
@@ -134,8 +142,11 @@ judge_site(const struct lk_model *m, const struct lk_model_site *s, struct lk_si
             r->lost = 1;
             if (v->verdict == LK_VERDICT_GROWING) {
                 v->verdict = LK_VERDICT_LEAK;
-                v->why = "live bytes keep growing and a scan (without every thread's registers) "
-                         "found blocks of this site that nothing points to";
+                v->why = m->scans[r->scan].trigger == LK_SCAN_AT_EXIT
+                             ? "live bytes kept growing and the exit scan found blocks of this "
+                               "site that nothing points to"
+                             : "live bytes keep growing and a scan (without every thread's "
+                               "registers) found blocks of this site that nothing points to";
             }
         }
         return;

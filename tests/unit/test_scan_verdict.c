@@ -27,6 +27,9 @@
 #include "render/text.h"
 #include "symbolize/symbolize.h"
 
+/* In a scan_spec's flags: write the scan as the exit scan (not a format flag). */
+#define SPEC_AT_EXIT 0x10000u
+
 static int
 grow(struct lk_writer *w, size_t need)
 {
@@ -105,8 +108,8 @@ build(struct lk_writer *w, uint64_t base, uint64_t slope, int keep, const struct
             h.seq = k;
             h.time_ns = i * 1000000000ull + 500000000ull;
             h.period = i;
-            h.trigger = k + 1 == nsc ? LK_SCAN_AT_EXIT : LK_SCAN_BY_PERIOD;
-            h.flags = sc[k].flags;
+            h.trigger = sc[k].flags & SPEC_AT_EXIT ? LK_SCAN_AT_EXIT : LK_SCAN_BY_PERIOD;
+            h.flags = sc[k].flags & ~(uint64_t)SPEC_AT_EXIT;
             h.pause_ns = 1200000;
             h.threads = 2;
             h.root_bytes = 65536;
@@ -200,6 +203,25 @@ expect_in(const char *hay, const char *needle)
         fail_msg("'%s' not found in:\n%s", needle, hay);
 }
 
+/* Lost blocks found only by the exit scan (main's locals are gone by then)
+ * are evidence: a flat site stays STABLE, a growing one becomes LEAK. */
+static void
+test_lost_at_exit_is_evidence(void **state)
+{
+    (void)state;
+    struct lk_model m;
+    struct lk_analysis a;
+    struct scan_spec sc[] = {{19, LK_SCAN_REGISTERS | SPEC_AT_EXIT, 3, 57, 40, 0, 1}};
+    analyze(sc, 1, 100, 0, 1, &m, &a);
+    const struct lk_site_verdict *v = site_of(&a, 1);
+    assert_int_equal(v->verdict, LK_VERDICT_STABLE);
+    assert_true(v->reach.evidence && !v->reach.decisive);
+    assert_int_equal(v->reach.lost_count, 60);
+    assert_int_equal(a.lost_sites, 0);
+    lk_verdict_free(&a);
+    lk_model_free(&m);
+}
+
 static void
 test_lost_flat_is_leak(void **state)
 {
@@ -226,7 +248,7 @@ test_lost_flat_is_leak(void **state)
                  "(3.6 KiB), 40 reachable (40.0 KiB)");
     expect_in(t, "lost: 60 blocks (3.8 KiB) nothing points to");
     expect_in(t, "Time to verdict: 19.5 s (the first reachability scan that found lost blocks)");
-    expect_in(t, "Scans: 1 (exit at 19.5 s), longest pause 1.2 ms");
+    expect_in(t, "Scans: 1 (period at 19.5 s), longest pause 1.2 ms");
     expect_in(t, "1 content sample recorded, hidden (pass --content to show them)");
     assert_null(strstr(t, "user=bob"));
     free(t);
@@ -499,6 +521,7 @@ main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_lost_flat_is_leak),
+        cmocka_unit_test(test_lost_at_exit_is_evidence),
         cmocka_unit_test(test_lost_rate_over_scans),
         cmocka_unit_test(test_reachable_growth_is_held),
         cmocka_unit_test(test_no_registers_is_evidence),
