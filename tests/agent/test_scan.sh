@@ -166,6 +166,13 @@ sleep 0.3
 : >"$T/req.lsr.scan"
 for i in $(seq 100); do [ -e "$T/req.lsr.scan" ] || break; sleep 0.05; done
 [ -e "$T/req.lsr.scan" ] && fail "request: the request file was not taken"
+# The same through the CLI, end to end: it finds the recording among the
+# process's files, asks, waits for the SCAN record and exits 1 (lost blocks).
+"$LEAKSCOPE" scan --json --timeout 20 $pid >"$T/cli.json" 2>"$T/cli.err"
+src=$?
+[ "$src" = 1 ] || fail "leakscope scan PID: exit $src, want 1 ($(head -3 "$T/cli.err"))"
+grep -q '"secret_block"' "$T/cli.json" && ok "leakscope scan PID names secret_block as lost" ||
+    fail "leakscope scan PID: secret_block not in its JSON"
 sleep 0.3
 kill -USR2 $pid
 sleep 0.5
@@ -174,7 +181,7 @@ rc=$?
 [ "$rc" = 0 ] || fail "request: exit status $rc ($(cat "$T/req.out" "$T/req.err"))"
 "$LEAKSCOPE" dump "$T/req.lsr" >"$T/req.dump" 2>&1
 "$LEAKSCOPE" report --json --all "$T/req.lsr" >"$T/req.json" 2>/dev/null
-check req '[s["trigger"] for s in scans] == ["request", "signal", "exit"]' \
+check req '[s["trigger"] for s in scans] == ["request", "request", "signal", "exit"]' \
     'all(s["sites"]["secret_block"][:2] == [1, 160] for s in scans)'
 
 # Under strace -f ptrace is refused: the program runs as usual and the scan
