@@ -603,15 +603,8 @@ copy_sample(struct lk_scan_sample_res *s, const struct blk *b)
         /* only bytes inside readable maps */
         for (; got < want; got++) {
             uintptr_t a = b->start + got;
-            size_t lo = 0, hi = nmaps;
-            while (lo < hi) {
-                size_t m = (lo + hi) / 2;
-                if (maps[m].hi <= a)
-                    lo = m + 1;
-                else
-                    hi = m;
-            }
-            if (lo >= nmaps || maps[lo].lo > a || maps[lo].r != 'r')
+            const struct map *m = map_of(a);
+            if (!m || m->r != 'r')
                 break;
             s->content[got] = *(const uint8_t *)a;
         }
