@@ -19,22 +19,9 @@
 #include "record/format.h"
 #include "record/reader.h"
 #include "record/writer.h"
+#include "writer_heap.h"
 
 /* ---- helpers ---------------------------------------------------------- */
-
-static int
-grow_realloc(struct lk_writer *w, size_t need)
-{
-    size_t cap = w->cap ? w->cap : 16;
-    while (cap < need)
-        cap *= 2;
-    uint8_t *p = realloc(w->buf, cap);
-    if (!p)
-        return -12;
-    w->buf = p;
-    w->cap = cap;
-    return 0;
-}
 
 static int
 grow_fail(struct lk_writer *w, size_t need)
@@ -48,7 +35,7 @@ grow_fail(struct lk_writer *w, size_t need)
 static void
 writer_new(struct lk_writer *w)
 {
-    lk_writer_init(w, NULL, 0, grow_realloc, NULL);
+    lk_writer_init(w, NULL, 0, lk_test_grow, NULL);
 }
 
 static void

@@ -20,20 +20,7 @@
 #include "analyze/model.h"
 #include "base/err.h"
 #include "record/writer.h"
-
-static int
-grow(struct lk_writer *w, size_t need)
-{
-    size_t cap = w->cap ? w->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    uint8_t *p = realloc(w->buf, cap);
-    if (!p)
-        return -ENOMEM;
-    w->buf = p;
-    w->cap = cap;
-    return 0;
-}
+#include "writer_heap.h"
 
 static void
 write_info(struct lk_writer *w, uint64_t flags)
@@ -78,7 +65,7 @@ build(size_t *len, size_t *offs, size_t *nrec)
 {
     struct lk_writer w;
     size_t k = 0;
-    lk_writer_init(&w, NULL, 0, grow, NULL);
+    lk_writer_init(&w, NULL, 0, lk_test_grow, NULL);
     lk_writer_file_header(&w);
     offs[k++] = w.len;
     write_info(&w, LK_INFO_NOT_INTERPOSED);
@@ -331,7 +318,7 @@ test_hostile(void **state)
     (void)state;
     struct lk_writer w;
     struct lk_model m;
-    lk_writer_init(&w, NULL, 0, grow, NULL);
+    lk_writer_init(&w, NULL, 0, lk_test_grow, NULL);
     lk_writer_file_header(&w);
     write_info(&w, 0);
     size_t at = w.len;
@@ -419,7 +406,7 @@ test_compact(void **state)
     (void)state;
     struct lk_writer w;
     struct lk_model m;
-    lk_writer_init(&w, NULL, 0, grow, NULL);
+    lk_writer_init(&w, NULL, 0, lk_test_grow, NULL);
     lk_writer_file_header(&w);
     write_info(&w, 0);
     for (uint64_t s = 0; s < 5000; s++) {

@@ -20,22 +20,9 @@
 #include "analyze/procsplit.h"
 #include "analyze/verdict.h"
 #include "record/writer.h"
+#include "writer_heap.h"
 
 #define MiB (1024ull * 1024)
-
-static int
-grow(struct lk_writer *w, size_t need)
-{
-    size_t cap = w->cap ? w->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    uint8_t *p = realloc(w->buf, cap);
-    if (!p)
-        return -ENOMEM;
-    w->buf = p;
-    w->cap = cap;
-    return 0;
-}
 
 /* Fills proc[] for snapshot i of n. */
 typedef void (*proc_fn)(uint64_t i, uint64_t n, uint64_t *proc);
@@ -46,7 +33,7 @@ static void
 load(struct lk_model *m, proc_fn fn, uint64_t n, size_t nproc, uint64_t flags)
 {
     struct lk_writer w;
-    lk_writer_init(&w, NULL, 0, grow, NULL);
+    lk_writer_init(&w, NULL, 0, lk_test_grow, NULL);
     lk_writer_file_header(&w);
     struct lk_info info;
     memset(&info, 0, sizeof info);

@@ -26,23 +26,10 @@
 #include "render/json.h"
 #include "render/text.h"
 #include "symbolize/symbolize.h"
+#include "writer_heap.h"
 
 /* In a scan_spec's flags: write the scan as the exit scan (not a format flag). */
 #define SPEC_AT_EXIT 0x10000u
-
-static int
-grow(struct lk_writer *w, size_t need)
-{
-    size_t cap = w->cap ? w->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    uint8_t *p = realloc(w->buf, cap);
-    if (!p)
-        return -ENOMEM;
-    w->buf = p;
-    w->cap = cap;
-    return 0;
-}
 
 #define BLOCK 1024
 #define NSNAPS 20
@@ -65,7 +52,7 @@ static void
 build(struct lk_writer *w, uint64_t base, uint64_t slope, int keep, const struct scan_spec *sc,
       size_t nsc)
 {
-    lk_writer_init(w, NULL, 0, grow, NULL);
+    lk_writer_init(w, NULL, 0, lk_test_grow, NULL);
     lk_writer_file_header(w);
     struct lk_info info;
     memset(&info, 0, sizeof info);
@@ -464,9 +451,9 @@ test_hostile_scan(void **state)
     memcpy(payload, w.buf + at + 5, plen);
     for (size_t variant = 0; variant < plen * 9; variant++) {
         struct lk_writer h;
-        lk_writer_init(&h, NULL, 0, grow, NULL);
+        lk_writer_init(&h, NULL, 0, lk_test_grow, NULL);
         /* prefix: everything before the SCAN */
-        assert_int_equal(grow(&h, at), 0);
+        assert_int_equal(lk_test_grow(&h, at), 0);
         memcpy(h.buf, w.buf, at);
         h.len = at;
         uint8_t p[512];

@@ -22,25 +22,12 @@
 #include "record/reader.h"
 #include "record/thin.h"
 #include "record/writer.h"
+#include "writer_heap.h"
 
 #define NSITES 40
 #define SEC 1000000000ull
 
 /* ---- helpers ---------------------------------------------------------- */
-
-static int
-grow_realloc(struct lk_writer *w, size_t need)
-{
-    size_t cap = w->cap ? w->cap : 4096;
-    while (cap < need)
-        cap *= 2;
-    uint8_t *p = realloc(w->buf, cap);
-    if (!p)
-        return -12;
-    w->buf = p;
-    w->cap = cap;
-    return 0;
-}
 
 static uint64_t rng = 88172645463325252ull;
 
@@ -65,7 +52,7 @@ static void
 gen_open(struct gen *g)
 {
     memset(g, 0, sizeof *g);
-    lk_writer_init(&g->w, NULL, 0, grow_realloc, NULL);
+    lk_writer_init(&g->w, NULL, 0, lk_test_grow, NULL);
     lk_writer_file_header(&g->w);
     struct lk_info in;
     memset(&in, 0, sizeof in);
@@ -363,7 +350,7 @@ test_thin_while_appending(void **state)
     struct gen g;
     gen_open(&g);
     struct lk_writer chunk;
-    lk_writer_init(&chunk, NULL, 0, grow_realloc, NULL);
+    lk_writer_init(&chunk, NULL, 0, lk_test_grow, NULL);
     struct buf cur = {0};
     buf_out(&cur, g.w.buf, g.w.len);
     struct lk_thin_policy pol = {60 * SEC, 8};
@@ -372,7 +359,7 @@ test_thin_while_appending(void **state)
         gen_snapshots(&g, &chunk, 50 + (int)(rnd() % 100));
         buf_out(&cur, chunk.buf, chunk.len);
         if (g.w.cap - g.w.len < chunk.len) /* g.w: the same recording, never thinned */
-            assert_int_equal(grow_realloc(&g.w, g.w.len + chunk.len), 0);
+            assert_int_equal(lk_test_grow(&g.w, g.w.len + chunk.len), 0);
         memcpy(g.w.buf + g.w.len, chunk.buf, chunk.len);
         g.w.len += chunk.len;
         struct lk_thin_plan plan;

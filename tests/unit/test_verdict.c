@@ -18,20 +18,7 @@
 #include "analyze/model.h"
 #include "analyze/verdict.h"
 #include "record/writer.h"
-
-static int
-grow(struct lk_writer *w, size_t need)
-{
-    size_t cap = w->cap ? w->cap : 256;
-    while (cap < need)
-        cap *= 2;
-    uint8_t *p = realloc(w->buf, cap);
-    if (!p)
-        return -ENOMEM;
-    w->buf = p;
-    w->cap = cap;
-    return 0;
-}
+#include "writer_heap.h"
 
 #define BLOCK 1024 /* bytes per synthetic allocation */
 
@@ -46,7 +33,7 @@ static void
 load(struct lk_model *m, shape_fn shape, uint64_t n, uint64_t churn, int keep_early)
 {
     struct lk_writer w;
-    lk_writer_init(&w, NULL, 0, grow, NULL);
+    lk_writer_init(&w, NULL, 0, lk_test_grow, NULL);
     lk_writer_file_header(&w);
     struct lk_info info;
     memset(&info, 0, sizeof info);
@@ -265,7 +252,7 @@ emit(struct lk_writer *w, const struct simsite *s, uint64_t i)
 static void
 begin(struct lk_writer *w, uint64_t sample_bytes)
 {
-    lk_writer_init(w, NULL, 0, grow, NULL);
+    lk_writer_init(w, NULL, 0, lk_test_grow, NULL);
     lk_writer_file_header(w);
     struct lk_info info;
     memset(&info, 0, sizeof info);
