@@ -336,6 +336,15 @@ lk_live_map_count(void)
 }
 
 size_t
+lk_live_map_count_locked(void)
+{
+    size_t n = 0;
+    for (int i = 0; i < NSHARDS; i++)
+        n += shards[i].used;
+    return n;
+}
+
+size_t
 lk_live_map_bytes(void)
 {
     size_t b = 0;

@@ -62,6 +62,8 @@ int lk_live_map_remove(uintptr_t addr, struct lk_live_info *out);
 /* Tracked blocks (takes every shard lock in turn: for tests), and bytes
  * the map itself uses. */
 size_t lk_live_map_count(void);
+/* The same, for a caller that holds every shard lock (lk_live_map_lock_all). */
+size_t lk_live_map_count_locked(void);
 size_t lk_live_map_bytes(void);
 
 /* Calls fn for every live block, holding one shard lock at a time. A shard

@@ -319,7 +319,16 @@ lk_scan_run(const struct lk_scan_params *p, const char **note)
     int yama = yama_scope();
     uint64_t t0 = lk_sys_now_ns();
     long tracer = -1;
-    if (lk_live_map_try_lock_all(2000)) {
+    int locked = lk_live_map_try_lock_all(2000);
+    int empty = locked && lk_live_map_count_locked() == 0;
+    if (empty) {
+        /* Nothing tracked (a program that freed everything before exit):
+         * nothing can be lost, and copying the process would only cost. */
+        lk_live_map_unlock_all();
+        r->t_stop = r->t_resume = lk_scan_now_ns();
+        r->scanned = 1;
+        r->flags = LK_SCAN_REGISTERS | (r->interior ? LK_SCAN_INTERIOR : 0);
+    } else if (locked) {
         /* Not CLONE_FILES: the tracer's descriptors (a /proc directory) must
          * not take a number the program is about to get from open(). */
         tracer = lk_sys_clone_on(CLONE_VM | CLONE_FS | CLONE_UNTRACED, stack + TRACER_STACK,
@@ -348,6 +357,8 @@ lk_scan_run(const struct lk_scan_params *p, const char **note)
     }
     sc(SYS_rt_sigprocmask, SIG_SETMASK, (long)&old, 0, 8);
     lk_sys_munmap(stack, TRACER_STACK);
+    if (empty)
+        return r;
     if (tracer <= 0 || !r->scanned) {
         lk_sys_raw_munmap(m, len);
         return NULL;

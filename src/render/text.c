@@ -320,9 +320,12 @@ lk_render_scans_line(char *buf, size_t cap, const struct lk_model *m, const stru
     if (k > 0 && (size_t)k < cap && a->held_sites)
         k += snprintf(buf + k, cap - (size_t)k, "; %zu growing %s held by something", a->held_sites,
                       plural(a->held_sites, "site", "sites"));
-    if (k > 0 && (size_t)k < cap && !lk_reach_decisive(&m->scans[m->nscans - 1]))
+    const struct lk_model_scan *last = &m->scans[m->nscans - 1];
+    if (k > 0 && (size_t)k < cap && !lk_reach_decisive(last))
         snprintf(buf + k, cap - (size_t)k, "; the latest scan%s",
-                 state_flags(&m->scans[m->nscans - 1]));
+                 last->trigger == LK_SCAN_AT_EXIT && !*state_flags(last)
+                     ? " was at exit, where lost blocks count only if the trend agrees"
+                     : state_flags(last));
 }
 
 static void

@@ -126,6 +126,18 @@ if under leaks -- "$LK_PROGS/scan_leaks" now; then
         'all(not s["samples"] for s in scans)'
 fi
 
+# Nothing tracked at exit: the exit scan is recorded (no blocks, nothing
+# lost) without stopping the threads or copying the process, and the report
+# says the latest scan was at exit.
+if under free_all -- "$LK_PROGS/free_all"; then
+    check free_all \
+        '[s["trigger"] for s in scans] == ["exit"] and not scans[0]["sites"]' \
+        '" blocks=0" in scans[0]["line"] and " scan_ns=0 " in scans[0]["line"]' \
+        'int(re.search(r"pause_ns=(\d+)", scans[0]["line"]).group(1)) < 50000000'
+    "$LEAKSCOPE" report "$T/free_all.lsr" 2>/dev/null | grep -q 'the latest scan was at exit' ||
+        fail "free_all: the report does not say the latest scan was at exit"
+fi
+
 # Start-only pointers: the same, with LEAKSCOPE_SCAN_INTERIOR=0.
 if under leaks_start LEAKSCOPE_SCAN_INTERIOR=0 -- "$LK_PROGS/scan_leaks"; then
     check leaks_start 'len(scans) == 1 and scans[0]["flags"] & 2 == 0' \
