@@ -363,7 +363,7 @@ lk_live_map_foreach(void (*fn)(uintptr_t, const struct lk_live_info *, void *), 
             skipped++;
             continue;
         }
-        for (size_t i = 0; i < sh->cap; i++) {
+        for (size_t i = 0; sh->used && i < sh->cap; i++) { /* an empty shard is not read */
             struct entry e = sh->tab[i];
             if (!e.key)
                 continue;

@@ -1,6 +1,7 @@
 /* Live map: a reference-model test (random inserts and removes applied to the
  * map and to a naive array, compared after every step) and a concurrency test
- * (threads inserting and removing their own and each other's blocks). */
+ * (threads inserting and removing their own and each other's blocks), and
+ * sampled mode's counting filter. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -157,6 +158,42 @@ test_concurrent(void **state)
     assert_int_equal(lk_live_map_count(), before);
 }
 
+/* Sampled mode's counting filter: one byte per 4 KiB page (modulo 2^16
+ * pages), never 0 while a block of that page is in the map, 0 again once the
+ * last one left, and "maybe" for good once saturated. Runs last: with the
+ * filter on, every insert takes the slow path. */
+static void
+test_filter(void **state)
+{
+    (void)state;
+    struct lk_live_info old, info;
+    const uintptr_t a = 0x10000010, alias = a + (256ull << 20), sat = 0x20000000;
+    assert_int_equal(lk_live_map_init(1), 0);
+    assert_false(lk_live_map_maybe(a));
+    assert_int_equal(lk_live_map_insert(a, 8, 1, 0, &old), 0);
+    assert_int_equal(lk_live_map_insert(a + 0x20, 8, 1, 0, &old), 0);
+    assert_true(lk_live_map_maybe(a));
+    assert_true(lk_live_map_maybe(a + 0x100)); /* same page */
+    assert_true(lk_live_map_maybe(alias));     /* 2^16 pages further: same byte */
+    assert_false(lk_live_map_maybe(a + 4096)); /* the next page */
+    assert_int_equal(lk_live_map_remove(a, &info), 1);
+    assert_true(lk_live_map_maybe(a + 0x20));
+    assert_int_equal(lk_live_map_remove(a + 0x20, &info), 1);
+    assert_false(lk_live_map_maybe(a));
+    /* 300 blocks on one page and its aliases: the byte saturates at 255 */
+    for (int i = 0; i < 300; i++)
+        assert_int_equal(lk_live_map_insert(sat + (uintptr_t)(i / 200) * (256ull << 20) +
+                                                (uintptr_t)(i % 200) * 16 + 16,
+                                            8, 1, 0, &old),
+                         0);
+    for (int i = 0; i < 300; i++)
+        assert_int_equal(lk_live_map_remove(sat + (uintptr_t)(i / 200) * (256ull << 20) +
+                                                (uintptr_t)(i % 200) * 16 + 16,
+                                            &info),
+                         1);
+    assert_true(lk_live_map_maybe(sat)); /* saturated: stays "maybe" */
+}
+
 int
 main(void)
 {
@@ -164,6 +201,7 @@ main(void)
         cmocka_unit_test(test_untrackable_and_replace),
         cmocka_unit_test(test_reference_model),
         cmocka_unit_test(test_concurrent),
+        cmocka_unit_test(test_filter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
