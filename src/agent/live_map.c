@@ -282,6 +282,9 @@ lk_live_map_remove(uintptr_t addr, struct lk_live_info *out)
     uint64_t a = addr >> 4;
     uint64_t h = granule_hash(a);
     struct shard *sh = shard_of(h);
+    const struct entry *hint = sh->tab; /* racy, a prefetch only: the slot's */
+    if (hint)                           /* miss overlaps taking the lock      */
+        __builtin_prefetch(&hint[home_of(a, h, sh->cap - 1)], 1, 3);
     lk_lock(&sh->lock);
     if (!sh->tab) {
         lk_unlock(&sh->lock);
