@@ -226,7 +226,8 @@ def run_batch(w, variant, agent, outdir, tag):
     p = spawn(argv, env, w["stdin"], os.path.join(outdir, "stderr.log"))
     status, ru, timed_out = reap(p, RUN_TIMEOUT_S)
     wall = time.perf_counter() - t0
-    r = dict(wall=wall, maxrss=ru.ru_maxrss * 1024, ok=status == 0 and not timed_out,
+    r = dict(wall=wall, cpu=ru.ru_utime + ru.ru_stime, maxrss=ru.ru_maxrss * 1024,
+             ok=status == 0 and not timed_out,
              out_bytes=output_size(variant, rec), rec=rec)
     if timed_out:
         r["why"] = "killed after %d s" % RUN_TIMEOUT_S
@@ -305,6 +306,7 @@ def run_redis(w, variant, agent, outdir, tag):
             os.killpg(p.pid, signal.SIGTERM)
         status, ru, timed_out = reap(p, 60)
     res["maxrss"] = ru.ru_maxrss * 1024
+    res["cpu"] = ru.ru_utime + ru.ru_stime
     res["ok"] = res["rps"] is not None and not timed_out
     if res["rps"] is None and "why" not in res:
         res["why"] = "redis-benchmark reported no throughput"
@@ -352,6 +354,18 @@ def summarise(name, runs, leakscope):
         else:
             pairs = [r["wall"] / b["wall"] for b, r in zip(base, rs) if b["ok"] and r["ok"]]
         row["slowdown"] = med(pairs)
+        # CPU time of the process tree (all threads, user + system), paired
+        # the same way: what the run cost the machine, where wall time on an
+        # idle core can hide a background thread. For redis it is per
+        # request: the server's CPU time / requests served.
+        if name == "redis":
+            cpu = [(r["cpu"] / r["rps"]) / (b["cpu"] / b["rps"]) for b, r in zip(base, rs)
+                   if b["ok"] and r["ok"] and r.get("cpu") and b.get("cpu") and r["rps"]
+                   and b["rps"]]
+        else:
+            cpu = [r["cpu"] / b["cpu"] for b, r in zip(base, rs)
+                   if b["ok"] and r["ok"] and r.get("cpu") and b.get("cpu")]
+        row["cpu_ratio"] = med(cpu)
         row["wall"] = med([r["wall"] for r in ok])
         row["maxrss"] = med([r["maxrss"] for r in ok])
         base_rss = med([r["maxrss"] for r in base if r["ok"]])
@@ -374,9 +388,9 @@ def summarise(name, runs, leakscope):
 
 def table(results):
     lines = []
-    hdr = "%-9s %-10s %9s %9s %9s %10s %12s %14s  %s" % (
-        "workload", "variant", "median s", "slowdown", "peak RSS", "RSS ratio", "B/live blk",
-        "output/hour", "notes")
+    hdr = "%-9s %-10s %9s %9s %9s %9s %10s %12s %14s  %s" % (
+        "workload", "variant", "median s", "slowdown", "CPU", "peak RSS", "RSS ratio",
+        "B/live blk", "output/hour", "notes")
     lines += [hdr, "-" * len(hdr)]
     for name, s in results.items():
         for v in VARIANTS:
@@ -399,9 +413,10 @@ def table(results):
                     and r["slowdown"] > 1:
                 notes.append("full adds %.0f%% of heaptrack's added time" %
                              (100 * max(s["full"]["slowdown"] - 1, 0) / (r["slowdown"] - 1)))
-            lines.append("%-9s %-10s %9s %9s %9s %10s %12s %14s  %s" % (
+            lines.append("%-9s %-10s %9s %9s %9s %9s %10s %12s %14s  %s" % (
                 name, v, "%.2f" % r["wall"] if r["wall"] else "n/a",
-                fmt_ratio(r["slowdown"]) if v != "base" else "1.00x", fmt_bytes(r["maxrss"]),
+                fmt_ratio(r["slowdown"]) if v != "base" else "1.00x",
+                fmt_ratio(r.get("cpu_ratio")) if v != "base" else "1.00x", fmt_bytes(r["maxrss"]),
                 fmt_ratio(r["rss_ratio"]) if v != "base" else "1.00x",
                 "%.0f" % r["bytes_per_live"] if r.get("bytes_per_live") else "n/a",
                 fmt_bytes(r.get("per_hour")) if v != "base" else "-", "; ".join(notes)))
@@ -532,8 +547,9 @@ def main():
                     tag = "%s.%d" % (name, rnd)
                     r = (run_redis if w.get("server") else run_batch)(w, v, agent, tmp, tag)
                     runs[v].append(r)
-                    raw.append("%s round %d %-9s ok=%d wall=%s maxrss=%s out=%s rps=%s%s" % (
+                    raw.append("%s round %d %-9s ok=%d wall=%s cpu=%s maxrss=%s out=%s rps=%s%s" % (
                         name, rnd, v, r["ok"], "%.3f" % r["wall"] if r["wall"] else "-",
+                        "%.3f" % r["cpu"] if r.get("cpu") else "-",
                         r["maxrss"], r["out_bytes"], "%.0f" % r["rps"] if r.get("rps") else "-",
                         " (%s)" % r["why"] if r.get("why") else ""))
                     log("bench: " + raw[-1])
@@ -556,6 +572,10 @@ def main():
             "round);",
             "  redis: median of (base requests/s / variant requests/s), geometric mean over "
             "redis-benchmark's tests.",
+            "CPU: median over rounds of (variant CPU time / base CPU time of the same round), user + "
+            "system of every",
+            "  thread of the process tree (redis: the server's CPU time per request); the budgets use "
+            "the wall-time slowdown.",
             "peak RSS: ru_maxrss of the process tree (heaptrack: its largest process).",
             "B/live blk: (full peak RSS - base peak RSS) / peak live blocks, an upper bound on "
             "agent bytes per live allocation;",
