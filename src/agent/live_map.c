@@ -1,10 +1,12 @@
 /* Sharded open-addressing hash map from block address to (site, size,
  * period). An entry packs the address (>> 4: glibc blocks are 16-byte
- * aligned) and the 20-bit site id into one word, the size and the birth
- * period into another. Linear probing with backward-shift deletion, so there
- * are no tombstones and probe lengths stay short under churn. Sizes of 4 GiB
- * and more go to a small overflow table. Tables come from mmap, never
- * malloc; each shard has its own lock (rank LK_RANK_SHARD). */
+ * aligned) and the 20-bit site id into one word, the size, the birth period
+ * (24 bits) and the entry's displacement from its home slot (8 bits) into
+ * another. Robin Hood linear probing with backward-shift deletion (no
+ * tombstones), which keeps probes short up to 7/8 full: tables hold 7/16 to
+ * 7/8 of their slots, about 24 bytes per live block. Sizes of 4 GiB and
+ * more go to a small overflow table. Tables come from mmap, never malloc;
+ * each shard has its own lock (rank LK_RANK_SHARD). */
 #include "live_map.h"
 
 #include <errno.h>
@@ -20,10 +22,24 @@
 #define BIG_SIZE 0xffffffffu
 #define NBIG 256
 
+#define DISP_MASK 255u /* the displacement's bits in pd */
+/* A displacement stored as DISP_MAX is DISP_MAX or more (and recomputed
+ * from the hash when read). A test build sets it low so that this path runs
+ * constantly (tests/CMakeLists.txt: test_live_map_sat3). */
+#ifdef LK_LIVE_MAP_DISP_SAT
+#define DISP_MAX ((uint32_t)LK_LIVE_MAP_DISP_SAT)
+#else
+#define DISP_MAX DISP_MASK
+#endif
+/* Later birth periods are stored as this: cohorts are unchanged (all of
+ * them are past the last cohort's start, 2^23 - 1), only a SCAN sample's
+ * period stops there (194 days of 1 s periods). */
+#define PERIOD_MAX ((1u << 24) - 1)
+
 struct entry {
-    uint64_t key;    /* (addr >> 4) | site << 44; 0 = empty */
-    uint32_t size;   /* requested size, BIG_SIZE: look in the big table */
-    uint32_t period; /* birth period */
+    uint64_t key;  /* (addr >> 4) | site << 44; 0 = empty */
+    uint32_t size; /* requested size, BIG_SIZE: look in the big table */
+    uint32_t pd;   /* birth period << 8 | displacement from the home slot */
 };
 
 struct shard {
@@ -84,6 +100,77 @@ home_of(uint64_t a, uint64_t h, size_t mask)
     return ((size_t)(h >> HOME_SHIFT) + (size_t)(a & 63)) & mask;
 }
 
+static inline uint32_t
+pack_pd(uint32_t period)
+{
+    return (period < PERIOD_MAX ? period : PERIOD_MAX) << 8;
+}
+
+static inline uint32_t
+period_of(struct entry e)
+{
+    return e.pd >> 8;
+}
+
+static inline void
+set_disp(struct entry *e, size_t d)
+{
+    e->pd = (e->pd & ~DISP_MASK) | (uint32_t)(d < DISP_MAX ? d : DISP_MAX);
+}
+
+/* How far the entry at slot i is from its home slot. */
+static inline size_t
+disp_at(const struct entry *tab, size_t i, size_t mask)
+{
+    uint32_t d = tab[i].pd & DISP_MASK;
+    if (__builtin_expect(d < DISP_MAX, 1))
+        return d;
+    uint64_t ka = tab[i].key & ADDR_MASK;
+    return (i - home_of(ka, granule_hash(ka), mask)) & mask;
+}
+
+/* Robin Hood placement: each cluster is kept in the order of its entries'
+ * home slots, so a lookup stops at the first entry nearer its home than the
+ * key would be (absent keys cost about what present ones do), and a removal
+ * shifts back only the entries after it that are not at home. Each entry
+ * stores its displacement, so a probe compares instead of rehashing.
+ *
+ * Puts e (displacement field 0) into tab starting at its home slot i; when
+ * its address is already there (a block whose free we missed), overwrites
+ * that entry instead and returns 1 with *old. */
+static inline int
+put(struct entry *tab, size_t mask, size_t i, struct entry e, struct entry *old)
+{
+    uint64_t a = e.key & ADDR_MASK;
+    size_t d = 0;
+    for (;; i = (i + 1) & mask, d++) {
+        uint64_t k = tab[i].key;
+        if (!k)
+            break;
+        if ((k & ADDR_MASK) == a) {
+            *old = tab[i];
+            set_disp(&e, d);
+            tab[i] = e;
+            return 1;
+        }
+        if (disp_at(tab, i, mask) < d)
+            break; /* entries from here on have later homes: e goes here */
+    }
+    /* Insert at i, shifting the rest of the cluster one slot on. */
+    for (;;) {
+        set_disp(&e, d);
+        if (!tab[i].key)
+            break;
+        struct entry t = tab[i];
+        d = disp_at(tab, i, mask) + 1;
+        tab[i] = e;
+        e = t;
+        i = (i + 1) & mask;
+    }
+    tab[i] = e;
+    return 0;
+}
+
 static void
 filter_add(uint64_t a, int delta)
 {
@@ -131,10 +218,8 @@ shard_grow(struct shard *sh)
         if (!e.key)
             continue;
         uint64_t a = e.key & ADDR_MASK;
-        size_t j = home_of(a, granule_hash(a), cap - 1);
-        while (t[j].key)
-            j = (j + 1) & (cap - 1);
-        t[j] = e;
+        struct entry dup;
+        put(t, cap - 1, home_of(a, granule_hash(a), cap - 1), e, &dup); /* no duplicates */
     }
     lk_sys_munmap(sh->tab, sh->cap * sizeof *t);
     sh->tab = t;
@@ -181,6 +266,14 @@ lk_live_map_prefetch(uintptr_t addr)
         __builtin_prefetch(&tab[home_of(a, h, sh->cap - 1)], 1, 1);
 }
 
+/* Grow at 7/8 full: Robin Hood placement keeps probes short at that load,
+ * and a smaller table is fewer cache and TLB misses on a large live set. */
+static inline int
+full(const struct shard *sh)
+{
+    return (sh->used + 1) * 8 > sh->cap * 7;
+}
+
 static inline int
 trackable(uintptr_t addr)
 {
@@ -196,13 +289,13 @@ insert_slow(uintptr_t addr, uint64_t size, uint32_t site, uint32_t period,
     uint64_t h = granule_hash(a);
     struct shard *sh = shard_of(h);
     struct entry e = {a | ((uint64_t)site << ADDR_BITS),
-                      size >= BIG_SIZE ? BIG_SIZE : (uint32_t)size, period};
+                      size >= BIG_SIZE ? BIG_SIZE : (uint32_t)size, pack_pd(period)};
     if (size >= BIG_SIZE)
         big_put(addr, size);
     if (filter)
         filter_add(a, 1);
     lk_lock(&sh->lock);
-    if (!sh->tab || ((sh->used + 1) * 4 > sh->cap * 3 && shard_grow(sh) < 0)) {
+    if (!sh->tab || (full(sh) && shard_grow(sh) < 0)) {
         lk_unlock(&sh->lock);
         if (size >= BIG_SIZE)
             big_take(addr);
@@ -210,23 +303,17 @@ insert_slow(uintptr_t addr, uint64_t size, uint32_t site, uint32_t period,
             filter_add(a, -1);
         return -ENOMEM;
     }
+    struct entry prev;
     size_t mask = sh->cap - 1;
-    size_t i = home_of(a, h, mask);
-    while (sh->tab[i].key) {
-        if ((sh->tab[i].key & ADDR_MASK) == a) { /* a block we missed the free of */
-            struct entry old = sh->tab[i];
-            sh->tab[i] = e;
-            lk_unlock(&sh->lock);
-            replaced->site = (uint32_t)(old.key >> ADDR_BITS);
-            replaced->period = old.period;
-            replaced->size = old.size; /* a missed big block keeps its (lower-bound) size */
-            if (filter)
-                filter_add(a, -1); /* one entry for the address, as before */
-            return 1;
-        }
-        i = (i + 1) & mask;
+    if (put(sh->tab, mask, home_of(a, h, mask), e, &prev)) {
+        lk_unlock(&sh->lock);
+        replaced->site = (uint32_t)(prev.key >> ADDR_BITS);
+        replaced->period = period_of(prev);
+        replaced->size = prev.size; /* a missed big block keeps its (lower-bound) size */
+        if (filter)
+            filter_add(a, -1); /* one entry for the address, as before */
+        return 1;
     }
-    sh->tab[i] = e;
     sh->used++;
     lk_unlock(&sh->lock);
     return 0;
@@ -251,24 +338,18 @@ lk_live_map_insert(uintptr_t addr, uint64_t size, uint32_t site, uint32_t period
     lk_lock(&sh->lock);
     struct entry *tab = sh->tab;
     size_t mask = sh->cap - 1;
-    if (__builtin_expect(!tab || (sh->used + 1) * 4 > sh->cap * 3, 0)) {
+    if (__builtin_expect(!tab || full(sh), 0)) {
         lk_unlock(&sh->lock);
         return insert_slow(addr, size, site, period, replaced);
     }
-    size_t i = home_of(a, h, mask);
-    while (tab[i].key) {
-        if ((tab[i].key & ADDR_MASK) == a) { /* a block we missed the free of */
-            struct entry old = tab[i];
-            tab[i] = (struct entry){key, (uint32_t)size, period};
-            lk_unlock(&sh->lock);
-            replaced->site = (uint32_t)(old.key >> ADDR_BITS);
-            replaced->period = old.period;
-            replaced->size = old.size;
-            return 1;
-        }
-        i = (i + 1) & mask;
+    struct entry prev;
+    if (put(tab, mask, home_of(a, h, mask), (struct entry){key, (uint32_t)size, pack_pd(period)}, &prev)) {
+        lk_unlock(&sh->lock);
+        replaced->site = (uint32_t)(prev.key >> ADDR_BITS);
+        replaced->period = period_of(prev);
+        replaced->size = prev.size;
+        return 1;
     }
-    tab[i] = (struct entry){key, (uint32_t)size, period};
     sh->used++;
     lk_unlock(&sh->lock);
     return 0;
@@ -290,35 +371,37 @@ lk_live_map_remove(uintptr_t addr, struct lk_live_info *out)
         lk_unlock(&sh->lock);
         return 0;
     }
+    struct entry *tab = sh->tab;
     size_t mask = sh->cap - 1;
     size_t i = home_of(a, h, mask);
-    for (;; i = (i + 1) & mask) {
-        if (!sh->tab[i].key) {
-            lk_unlock(&sh->lock);
-            return 0;
-        }
-        if ((sh->tab[i].key & ADDR_MASK) == a)
+    for (size_t d = 0;; i = (i + 1) & mask, d++) {
+        uint64_t k = tab[i].key;
+        if (k && (k & ADDR_MASK) == a)
             break;
-    }
-    struct entry e = sh->tab[i];
-    /* Backward-shift deletion: pull later entries of the cluster into the hole
-     * when their home slot is not between the hole and their position. */
-    size_t hole = i;
-    for (size_t j = (i + 1) & mask; sh->tab[j].key; j = (j + 1) & mask) {
-        uint64_t ja = sh->tab[j].key & ADDR_MASK;
-        size_t home = home_of(ja, granule_hash(ja), mask);
-        if (((j - home) & mask) >= ((j - hole) & mask)) {
-            sh->tab[hole] = sh->tab[j];
-            hole = j;
+        if (!k || disp_at(tab, i, mask) < d) {
+            lk_unlock(&sh->lock);
+            return 0; /* past where a would be: not tracked */
         }
     }
-    sh->tab[hole].key = 0;
+    struct entry e = tab[i];
+    /* Backward shift: pull the following entries one slot nearer their
+     * homes, up to an empty slot or an entry already at home. */
+    size_t hole = i;
+    for (size_t j = (i + 1) & mask; tab[j].key; j = (j + 1) & mask) {
+        size_t dj = disp_at(tab, j, mask);
+        if (!dj)
+            break;
+        tab[hole] = tab[j];
+        set_disp(&tab[hole], dj - 1);
+        hole = j;
+    }
+    tab[hole].key = 0;
     sh->used--;
     lk_unlock(&sh->lock);
     if (__builtin_expect(filter != NULL, 0))
         filter_add(a, -1);
     out->site = (uint32_t)(e.key >> ADDR_BITS);
-    out->period = e.period;
+    out->period = period_of(e);
     out->size = __builtin_expect(e.size == BIG_SIZE, 0) ? big_take(addr) : e.size;
     return 1;
 }
@@ -371,7 +454,7 @@ lk_live_map_foreach(void (*fn)(uintptr_t, const struct lk_live_info *, void *), 
             if (!e.key)
                 continue;
             uintptr_t addr = (uintptr_t)((e.key & ADDR_MASK) << 4);
-            struct lk_live_info info = {(uint32_t)(e.key >> ADDR_BITS), e.period, e.size};
+            struct lk_live_info info = {(uint32_t)(e.key >> ADDR_BITS), period_of(e), e.size};
             fn(addr, &info, ctx);
         }
         lk_unlock(&sh->lock);

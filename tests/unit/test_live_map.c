@@ -81,6 +81,57 @@ test_reference_model(void **state)
     assert_int_equal(lk_live_map_count(), base_count);
 }
 
+/* 200k blocks 16 bytes apart: every granule's 64 home slots are full, so
+ * clusters run long and every shard grows several times. Every entry must
+ * come back with what was put in (periods past 2^24 - 1 capped there),
+ * removals in random order must leave the others findable, and addresses
+ * never inserted must not be found. */
+#define NDENSE 200000
+static void
+test_dense_growth(void **state)
+{
+    (void)state;
+    static uint32_t order[NDENSE];
+    static unsigned char live[NDENSE];
+    const uintptr_t base = 0x200000000000ull;
+    struct lk_live_info info, old;
+    assert_int_equal(lk_live_map_init(0), 0);
+    size_t before = lk_live_map_count();
+    for (uint32_t i = 0; i < NDENSE; i++) {
+        uint32_t period = i % 2 ? i : 0x80000000u + i;
+        assert_int_equal(lk_live_map_insert(base + (uintptr_t)i * 16, i, i % 1000 + 1, period, &old), 0);
+        live[i] = 1;
+        order[i] = i;
+    }
+    assert_int_equal(lk_live_map_count() - before, NDENSE);
+    for (uint32_t i = NDENSE - 1; i > 0; i--) { /* shuffle */
+        uint32_t j = (uint32_t)(next_rand() % (i + 1)), t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        for (uint32_t k = 0; k < NDENSE; k++) {
+            uint32_t i = order[k];
+            if ((pass == 0 && k % 2) || !live[i])
+                continue; /* first pass: half of them, the others stay */
+            assert_int_equal(lk_live_map_remove(base + (uintptr_t)i * 16, &info), 1);
+            assert_int_equal(info.size, i);
+            assert_int_equal(info.site, i % 1000 + 1);
+            assert_int_equal(info.period, i % 2 ? i : (1u << 24) - 1);
+            live[i] = 0;
+        }
+        for (uint32_t i = 0; i < NDENSE; i += 997) /* the survivors are all there */
+            if (live[i]) {
+                assert_int_equal(lk_live_map_remove(base + (uintptr_t)i * 16, &info), 1);
+                assert_int_equal(lk_live_map_insert(base + (uintptr_t)i * 16, info.size, info.site,
+                                                    info.period, &old), 0);
+            }
+        assert_int_equal(lk_live_map_remove(base - 16, &info), 0);
+        assert_int_equal(lk_live_map_remove(base + (uintptr_t)NDENSE * 16, &info), 0);
+    }
+    assert_int_equal(lk_live_map_count(), before);
+}
+
 static void
 test_untrackable_and_replace(void **state)
 {
@@ -200,6 +251,7 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_untrackable_and_replace),
         cmocka_unit_test(test_reference_model),
+        cmocka_unit_test(test_dense_growth),
         cmocka_unit_test(test_concurrent),
         cmocka_unit_test(test_filter),
     };
