@@ -156,17 +156,17 @@ put(struct entry *tab, size_t mask, size_t i, struct entry e, struct entry *old)
         if (disp_at(tab, i, mask) < d)
             break; /* entries from here on have later homes: e goes here */
     }
-    /* Insert at i, shifting the rest of the cluster one slot on. */
-    for (;;) {
-        set_disp(&e, d);
-        if (!tab[i].key)
-            break;
-        struct entry t = tab[i];
-        d = disp_at(tab, i, mask) + 1;
-        tab[i] = e;
-        e = t;
-        i = (i + 1) & mask;
+    /* Insert at i: the rest of the cluster moves one slot on, each entry one
+     * further from home (a saturated count stays saturated). */
+    size_t j = i;
+    while (tab[j].key)
+        j = (j + 1) & mask;
+    for (; j != i; j = (j - 1) & mask) {
+        struct entry m = tab[(j - 1) & mask];
+        m.pd += (m.pd & DISP_MASK) < DISP_MAX;
+        tab[j] = m;
     }
+    set_disp(&e, d);
     tab[i] = e;
     return 0;
 }
@@ -388,11 +388,15 @@ lk_live_map_remove(uintptr_t addr, struct lk_live_info *out)
      * homes, up to an empty slot or an entry already at home. */
     size_t hole = i;
     for (size_t j = (i + 1) & mask; tab[j].key; j = (j + 1) & mask) {
-        size_t dj = disp_at(tab, j, mask);
+        struct entry m = tab[j];
+        uint32_t dj = m.pd & DISP_MASK;
         if (!dj)
             break;
-        tab[hole] = tab[j];
-        set_disp(&tab[hole], dj - 1);
+        if (__builtin_expect(dj < DISP_MAX, 1))
+            m.pd--;
+        else
+            set_disp(&m, disp_at(tab, j, mask) - 1);
+        tab[hole] = m;
         hole = j;
     }
     tab[hole].key = 0;
