@@ -250,8 +250,9 @@ thin_log(struct lk_recorder *r, const char *what, int err)
 
 /* Thins older snapshots of the recording (record/thin.c). The copy is
  * written to NAME.thin, created O_EXCL|O_NOFOLLOW with mode 0600 beside the
- * recording, and renamed over it, so a kill at any point leaves either the
- * old file or the new one whole (at worst NAME.thin stays behind too); then
+ * recording, synced (fdatasync) and renamed over it, so a kill or a power
+ * cut at any point leaves either the old file or the new one whole (at worst
+ * NAME.thin stays behind too); then
  * writing goes on at the end of the new file. Its memory is mapped for the
  * call and unmapped after. The next attempt waits until the file grows by
  * max(every, a quarter of its size), so the work stays proportional to what is
@@ -312,7 +313,11 @@ thin_file(struct lk_recorder *r)
         rc = tfd;
         goto out;
     }
-    if ((rc = lk_sys_write_all(tfd, out.p, out.n)) < 0 || (rc = lk_sys_rename(tmp, path)) < 0) {
+    /* On disk before it replaces the recording: after a power cut, a rename
+     * that reached the disk before the data would leave an empty file where
+     * the whole recording was. */
+    if ((rc = lk_sys_write_all(tfd, out.p, out.n)) < 0 || (rc = lk_sys_fdatasync(tfd)) < 0 ||
+        (rc = lk_sys_rename(tmp, path)) < 0) {
         lk_sys_close(tfd);
         lk_sys_unlink(tmp);
         tfd = -1;

@@ -258,6 +258,12 @@ lk_sys_rename(const char *from, const char *to)
 }
 
 int
+lk_sys_fdatasync(int fd)
+{
+    return fdatasync(fd) < 0 ? -errno : 0;
+}
+
+int
 lk_sys_unlink(const char *path)
 {
     return unlink(path) < 0 ? -errno : 0;

@@ -73,6 +73,7 @@ ssize_t lk_sys_read_file(const char *path, char *buf, size_t cap);
 ssize_t lk_sys_read(int fd, void *buf, size_t n);
 void lk_sys_close(int fd);
 int lk_sys_rename(const char *from, const char *to);
+int lk_sys_fdatasync(int fd);
 int lk_sys_unlink(const char *path); /* 0 or -errno */
 /* Identity of an open file, to notice that the program closed our fd and
  * reused the number for a file of its own; *nlink 0 means it was deleted. */

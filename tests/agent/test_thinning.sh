@@ -88,4 +88,32 @@ for i in 1 2 3 4 5 6; do
 done
 ok "6 recordings killed with SIGKILL mid-run are readable"
 rm -f "$T"/*.thin
+
+# 4. The thinned copy is on disk (fdatasync) before it is renamed over the
+# recording: after a power cut the rename must not have outrun the data.
+if command -v strace >/dev/null; then
+    strace -f -qq -e trace=fdatasync,rename -o "$T/sync.trace" env LEAKSCOPE_THIN=1s,16K \
+        LEAKSCOPE_PERIOD_MS=10 LD_PRELOAD="$LK_AGENT" LEAKSCOPE_OUT="$T/s.lsr" LEAKSCOPE_QUIET=1 \
+        "$LK_PROGS/many_sites" 4 >/dev/null 2>&1 || fail "many_sites failed under strace"
+    python3 - "$T/sync.trace" <<'PY' && ok "every thinned copy was synced before its rename" ||
+import re, sys
+synced, renames, bad = set(), 0, 0
+for line in open(sys.argv[1]):
+    m = re.match(r"(\d+)\s+fdatasync\((\d+)\)\s+= 0", line)
+    if m:
+        synced.add(m.group(1))
+        continue
+    m = re.match(r'(\d+)\s+rename\("[^"]*\.thin", ', line)
+    if m:
+        renames += 1
+        if m.group(1) not in synced:
+            bad += 1
+        synced.discard(m.group(1))
+print("renames of a .thin copy: %d, without a sync first: %d" % (renames, bad))
+sys.exit(0 if renames and not bad else 1)
+PY
+        fail "a thinned copy was renamed without fdatasync first (or no thinning ran)"
+else
+    ok "strace is not installed: the sync-before-rename check is skipped"
+fi
 finish
