@@ -34,11 +34,11 @@ extern void *__libc_pvalloc(size_t);
 
 /* The program's innermost frame, for the stack walk: the return address
  * into the caller, and the caller's stack pointer after the call (this
- * function's CFA; the file is built with frame pointers, so it is the frame
- * address + 16). Only valid in the exported function itself: internal calls
- * pass it on, so that no frame of the agent is ever taken for the caller's. */
+ * function's CFA). Only valid in the exported function itself: internal
+ * calls pass it on, so that no frame of the agent is ever taken for the
+ * caller's. */
 #define LK_CALLER_PC ((uintptr_t)__builtin_return_address(0))
-#define LK_CALLER_SP ((uintptr_t)__builtin_frame_address(0) + 16)
+#define LK_CALLER_SP ((uintptr_t)__builtin_dwarf_cfa())
 
 static inline void *
 do_malloc(size_t n, uintptr_t pc, uintptr_t sp)
@@ -52,16 +52,61 @@ do_malloc(size_t n, uintptr_t pc, uintptr_t sp)
     return p;
 }
 
+/* Out of line, so that the exported functions' sampled-mode fast paths need
+ * no stack frame: they tail-call this with their caller's pc and sp. */
+__attribute__((noinline)) static void *
+malloc_slow(size_t n, uintptr_t pc, uintptr_t sp)
+{
+    return do_malloc(n, pc, sp);
+}
+
+__attribute__((noinline)) static void *
+calloc_slow(size_t n, size_t size, uintptr_t pc, uintptr_t sp)
+{
+    void *p = __libc_calloc(n, size);
+    if (p && lk_agent_tracking() && lk_agent_sample(n * size)) /* calloc checked n * size */
+        lk_agent_on_alloc(p, n * size, pc, sp);
+    return p;
+}
+
+/* Sampled mode, the commonest case: the countdown to the next sample point
+ * stays positive, so the block is not sampled. Decided before the real
+ * allocation (it depends on the size only), which then is a tail call: 14
+ * instructions in all, no frame. 1 when it applied and the countdown was
+ * charged. The caller's pc and sp are taken only on the slow path; they
+ * are its CFA and return address whether or not the fast path set a frame
+ * (shrink-wrapping puts the frame on the slow path only). */
+static inline int
+sample_skips(size_t n)
+{
+    if (!lk_sample_mean)
+        return 0;
+    int64_t left = lk_sample_left - (int64_t)n;
+    if (__builtin_expect(left <= 0, 0) || !lk_agent_tracking())
+        return 0;
+    lk_sample_left = left;
+    return 1;
+}
+
 LK_EXPORT void *
 malloc(size_t n)
 {
-    return do_malloc(n, LK_CALLER_PC, LK_CALLER_SP);
+    if (sample_skips(n))
+        return __libc_malloc(n);
+    return malloc_slow(n, LK_CALLER_PC, LK_CALLER_SP);
 }
 
 LK_EXPORT void
 free(void *p)
 {
-    if (p && lk_agent_tracking() && (!lk_sample_mean || lk_live_map_maybe((uintptr_t)p)))
+    /* Sampled mode: a block certainly not in the map (the filter's byte for
+     * its page is 0, as for nearly every block) is only freed. NULL reads
+     * page 0's byte and goes on to the check below. */
+    if (lk_live_map_filter && !lk_live_map_maybe((uintptr_t)p)) {
+        __libc_free(p);
+        return;
+    }
+    if (p && lk_agent_tracking())
         lk_agent_on_free(p);
     __libc_free(p);
 }
@@ -69,10 +114,10 @@ free(void *p)
 LK_EXPORT void *
 calloc(size_t n, size_t size)
 {
-    void *p = __libc_calloc(n, size);
-    if (p && lk_agent_tracking() && lk_agent_sample(n * size)) /* calloc checked n * size */
-        lk_agent_on_alloc(p, n * size, LK_CALLER_PC, LK_CALLER_SP);
-    return p;
+    size_t total;
+    if (!__builtin_mul_overflow(n, size, &total) && sample_skips(total))
+        return __libc_calloc(n, size);
+    return calloc_slow(n, size, LK_CALLER_PC, LK_CALLER_SP);
 }
 
 static inline void *
