@@ -197,7 +197,7 @@ const char lk_html_js[] =
     "        ') nothing points to' + (r.lost_rate_bytes_per_s ? ', ' + rate(r.lost_rate_bytes_per_s) : '') + ': a leak whatever the trend says'}));\n"
     "    else if (r.lost_count)\n"
     "      out.push(h('div', {cls: 'sub note', text: count(r.lost_count) + ' blocks (' + bytes(r.lost_bytes) +\n"
-    "        ') nothing pointed to in a scan that was partial or lacked registers: ' + (r.lost ? 'the growing trend agrees' : 'evidence, not a verdict')}));\n"
+    "        ') nothing pointed to in a scan made at exit, partial or without registers: ' + (r.lost ? 'the growing trend agrees' : 'evidence, not a verdict')}));\n"
     "    if (r.held)\n"
     "      out.push(h('div', {cls: 'sub held', text: 'held by something: look for a missing eviction or removal' +\n"
     "        (r.retainers.length ? '; mostly by ' + r.retainers[0].label : '')}));\n"

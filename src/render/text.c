@@ -243,9 +243,10 @@ lk_render_site_reach(FILE *out, const struct lk_model *m, const struct lk_site_v
         fprintf(out, "   %llu %s (%s) nothing pointed to in a scan that %s: %s\n",
                 (unsigned long long)r->lost_count, plural(r->lost_count, "block", "blocks"),
                 lk_render_bytes(b[0], sizeof b[0], (double)r->lost_bytes),
-                (m->scans[r->lost_scan].flags & LK_SCAN_PARTIAL) ? "stopped early"
-                                                                 : "could not read every "
-                                                                   "thread's registers",
+                (m->scans[r->lost_scan].flags & LK_SCAN_PARTIAL)  ? "stopped early"
+                : m->scans[r->lost_scan].trigger == LK_SCAN_AT_EXIT ? "was made at exit"
+                                                                    : "could not read every "
+                                                                      "thread's registers",
                 r->lost ? "the growing trend agrees, so LEAK"
                         : "a pointer held only there may have been missed, so it is evidence, "
                           "not a verdict on its own");

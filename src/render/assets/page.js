@@ -192,7 +192,7 @@
         ') nothing points to' + (r.lost_rate_bytes_per_s ? ', ' + rate(r.lost_rate_bytes_per_s) : '') + ': a leak whatever the trend says'}));
     else if (r.lost_count)
       out.push(h('div', {cls: 'sub note', text: count(r.lost_count) + ' blocks (' + bytes(r.lost_bytes) +
-        ') nothing pointed to in a scan that was partial or lacked registers: ' + (r.lost ? 'the growing trend agrees' : 'evidence, not a verdict')}));
+        ') nothing pointed to in a scan made at exit, partial or without registers: ' + (r.lost ? 'the growing trend agrees' : 'evidence, not a verdict')}));
     if (r.held)
       out.push(h('div', {cls: 'sub held', text: 'held by something: look for a missing eviction or removal' +
         (r.retainers.length ? '; mostly by ' + r.retainers[0].label : '')}));
