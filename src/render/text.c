@@ -248,8 +248,11 @@ lk_render_site_reach(FILE *out, const struct lk_model *m, const struct lk_site_v
                                                                     : "could not read every "
                                                                       "thread's registers",
                 r->lost ? "the growing trend agrees, so LEAK"
-                        : "a pointer held only there may have been missed, so it is evidence, "
-                          "not a verdict on its own");
+                : m->scans[r->lost_scan].trigger == LK_SCAN_AT_EXIT
+                    ? "at exit, blocks main still held in its locals read as lost too, so "
+                      "it is evidence, not a verdict on its own"
+                    : "a pointer held only there may have been missed, so it is evidence, "
+                      "not a verdict on its own");
     }
     if (r->held) {
         fputs("   held by something: look for a missing eviction or removal", out);
