@@ -3,8 +3,8 @@
  * aligned) and the 20-bit site id into one word, the size, the birth period
  * (24 bits) and the entry's displacement from its home slot (8 bits) into
  * another. Robin Hood linear probing with backward-shift deletion (no
- * tombstones), which keeps probes short up to 7/8 full: tables hold 7/16 to
- * 7/8 of their slots, about 24 bytes per live block. Sizes of 4 GiB and
+ * tombstones), which keeps lookups short up to 13/16 full: tables hold
+ * 13/32 to 13/16 of their slots, about 26 bytes per live block. Sizes of 4 GiB and
  * more go to a small overflow table. Tables come from mmap, never malloc;
  * each shard has its own lock (rank LK_RANK_SHARD). */
 #include "live_map.h"
@@ -266,12 +266,16 @@ lk_live_map_prefetch(uintptr_t addr)
         __builtin_prefetch(&tab[home_of(a, h, sh->cap - 1)], 1, 1);
 }
 
-/* Grow at 7/8 full: Robin Hood placement keeps probes short at that load,
- * and a smaller table is fewer cache and TLB misses on a large live set. */
+/* Grow at 13/16 full: Robin Hood placement keeps lookups and removals
+ * short at that load, and a smaller table is fewer cache and TLB misses on
+ * a large live set; an insert still shifts the rest of its cluster, which
+ * grows fast near full (at 7/8 the replayed jq stream took 6% and a dense
+ * stream 29% more instructions than at 13/16, for no less memory:
+ * docs/UNWIND.md, section 7). */
 static inline int
 full(const struct shard *sh)
 {
-    return (sh->used + 1) * 8 > sh->cap * 7;
+    return (sh->used + 1) * 16 > sh->cap * 13;
 }
 
 static inline int

@@ -1,7 +1,7 @@
 /* The live map: address of every tracked live block -> (site id, requested
  * size, birth period). Sharded by address hash so threads rarely share a
- * lock; 16 bytes per entry in open-addressing tables kept between 7/16 and
- * 7/8 full, so about 24 bytes per live block on average (DESIGN.md budget:
+ * lock; 16 bytes per entry in open-addressing tables kept between 13/32 and
+ * 13/16 full, so about 26 bytes per live block on average (DESIGN.md budget:
  * 32). No headers are added to user blocks. */
 #ifndef LK_LIVE_MAP_H
 #define LK_LIVE_MAP_H
