@@ -108,9 +108,12 @@ lk_site_intern(const uintptr_t *frames, size_t n, enum lk_kind kind)
     uint32_t id = atomic_load_explicit(&count, memory_order_relaxed) + 1;
     if (id > LK_MAX_SITES || (used + 1) * 10 > (t->mask + 1) * 9)
         goto out; /* full, or an earlier grow() failed: keep probes finite */
-    s = lk_arena_alloc(sizeof *s + n * sizeof *frames);
-    if (!s)
+    /* 64-byte aligned (the arena gives 16), so that each cohort's counters
+     * sit on one cache line */
+    uintptr_t raw = (uintptr_t)lk_arena_alloc(sizeof *s + n * sizeof *frames + 48);
+    if (!raw)
         goto out;
+    s = (struct lk_site *)((raw + 63) & ~(uintptr_t)63);
     s->hash = h;
     s->id = id;
     s->depth = (uint16_t)n;
@@ -155,10 +158,10 @@ lk_site_read(const struct lk_site *s, struct lk_site_stats *o)
 {
     uint64_t allocs = 0, frees = 0, bytes = 0, freed = 0;
     for (unsigned k = 0; k < LK_COHORTS; k++) {
-        uint64_t d = atomic_load_explicit(&s->died[k], memory_order_relaxed);
-        uint64_t db = atomic_load_explicit(&s->died_bytes[k], memory_order_relaxed);
-        uint64_t b = atomic_load_explicit(&s->born[k], memory_order_relaxed);
-        uint64_t bb = atomic_load_explicit(&s->born_bytes[k], memory_order_relaxed);
+        uint64_t d = atomic_load_explicit(&s->c[k].died, memory_order_relaxed);
+        uint64_t db = atomic_load_explicit(&s->c[k].died_bytes, memory_order_relaxed);
+        uint64_t b = atomic_load_explicit(&s->c[k].born, memory_order_relaxed);
+        uint64_t bb = atomic_load_explicit(&s->c[k].born_bytes, memory_order_relaxed);
         o->born[k] = b;
         o->live_count[k] = minus(b, d);
         o->live_bytes[k] = minus(bb, db);

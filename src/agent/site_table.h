@@ -18,17 +18,26 @@
  * the block's cohort. Everything else (live bytes and count, allocations,
  * frees) is derived by lk_site_read(), so the allocation path costs three
  * atomic additions and the free path two. */
+/* One birth cohort's counters, kept on one cache line (sites are 64-byte
+ * aligned): an allocation adds to born and born_bytes, a free to died and
+ * died_bytes of the same cohort, so a malloc+free pair writes this line and
+ * hist's, not four lines of four arrays; with threads allocating from one
+ * site, fewer lines move between cores. */
+struct lk_cohort_ctr {
+    atomic_uint_least64_t born;       /* allocations born in the cohort */
+    atomic_uint_least64_t born_bytes; /* their requested bytes */
+    atomic_uint_least64_t died;       /* of those, freed */
+    atomic_uint_least64_t died_bytes; /* bytes freed (and unmapped in part) */
+} __attribute__((aligned(32)));
+
 struct lk_site {
     uint64_t hash;     /* lk_hash_words(frames, depth) ^ kind */
     uint32_t id;       /* 1..LK_MAX_SITES, index in the id table */
     uint16_t depth;    /* frames[] entries */
     uint8_t kind;      /* lk_kind */
     uint8_t written;   /* STACK record written (snapshot thread only) */
-    atomic_uint_least64_t born[LK_COHORTS];       /* allocations born in cohort k */
-    atomic_uint_least64_t born_bytes[LK_COHORTS]; /* their requested bytes */
-    atomic_uint_least64_t died[LK_COHORTS];       /* of those, freed */
-    atomic_uint_least64_t died_bytes[LK_COHORTS]; /* bytes freed (and unmapped in part) */
-    atomic_uint_least64_t hist[LK_SIZE_CLASSES];  /* allocations per size class */
+    struct lk_cohort_ctr c[LK_COHORTS];          /* by birth cohort */
+    atomic_uint_least64_t hist[LK_SIZE_CLASSES]; /* allocations per size class */
     uint64_t last_allocs, last_frees, last_died_bytes; /* as last written (snapshot thread) */
     uint64_t last_live_bytes, last_live_count;
     uintptr_t frames[];                           /* return addresses, innermost first */
@@ -69,8 +78,8 @@ lk_site_on_alloc_w(struct lk_site *s, uint64_t size, uint32_t period, uint64_t b
                    uint64_t bytes)
 {
     unsigned k = lk_cohort_of(period);
-    atomic_fetch_add_explicit(&s->born[k], blocks, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->born_bytes[k], bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->c[k].born, blocks, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->c[k].born_bytes, bytes, memory_order_relaxed);
     atomic_fetch_add_explicit(&s->hist[lk_size_class(size)], blocks, memory_order_relaxed);
 }
 
@@ -78,8 +87,8 @@ static inline void
 lk_site_on_free_w(struct lk_site *s, uint32_t period, uint64_t blocks, uint64_t bytes)
 {
     unsigned k = lk_cohort_of(period);
-    atomic_fetch_add_explicit(&s->died[k], blocks, memory_order_relaxed);
-    atomic_fetch_add_explicit(&s->died_bytes[k], bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->c[k].died, blocks, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->c[k].died_bytes, bytes, memory_order_relaxed);
 }
 
 static inline void
@@ -98,7 +107,7 @@ lk_site_on_free(struct lk_site *s, uint64_t size, uint32_t period)
 static inline void
 lk_site_on_shrink(struct lk_site *s, uint64_t bytes, uint32_t period)
 {
-    atomic_fetch_add_explicit(&s->died_bytes[lk_cohort_of(period)], bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&s->c[lk_cohort_of(period)].died_bytes, bytes, memory_order_relaxed);
 }
 
 /* Kind of a site by id without touching the site (a bit per id). */
