@@ -1,8 +1,8 @@
 /* Theil–Sen slope, Sen's confidence interval and the Mann–Kendall test
  * (docs/VERDICTS.md derives them). Pure functions of their inputs; they
  * allocate a transient pairwise-slope array, so they belong to the CLI.
- * Inputs longer than LK_TREND_MAX_POINTS are subsampled evenly, keeping a
- * fit at about 45,000 pairs whatever the length of the recording. */
+ * Inputs longer than LK_TREND_MAX_POINTS are subsampled evenly in time,
+ * keeping a fit at about 45,000 pairs whatever the length of the recording. */
 #include "trend.h"
 
 #include <errno.h>
@@ -105,12 +105,46 @@ order_stat(double *v, size_t n, double k)
     return f > 0 ? a + f * (next_after(v, n, i - 1) - a) : a;
 }
 
+/* lk_trend_pick by time rather than by index when x increases: for each of
+ * max times evenly spaced from x[0] to x[n-1], the first point at or after
+ * it (each point once). A thinned recording keeps every snapshot of the
+ * last few minutes and few of the hours before; picking by index would
+ * give those minutes most of the points and the fit would follow them, not
+ * the run. On evenly spaced x both picks are the same. Falls back to
+ * lk_trend_pick when x is not in increasing order. */
+static size_t
+pick_by_time(const double *x, size_t n, size_t max, size_t *idx)
+{
+    if (n <= max)
+        return lk_trend_pick(n, max, idx);
+    for (size_t i = 1; i < n; i++)
+        if (!(x[i] >= x[i - 1]))
+            return lk_trend_pick(n, max, idx);
+    double span = x[n - 1] - x[0];
+    if (!(span > 0))
+        return lk_trend_pick(n, max, idx);
+    size_t m = 0, i = 0;
+    for (size_t j = 0; j < max; j++) {
+        double t = x[0] + span * (double)j / (double)(max - 1);
+        while (i < n - 1 && x[i] < t)
+            i++;
+        if (!m || idx[m - 1] != i)
+            idx[m++] = i;
+    }
+    if (idx[m - 1] != n - 1) { /* ties with x[n-1]: end on the last point */
+        if (m < max)
+            m++;
+        idx[m - 1] = n - 1;
+    }
+    return m;
+}
+
 int
 lk_trend_fit(const double *x, const double *y, size_t n, struct lk_trend *out)
 {
     size_t pick[LK_TREND_MAX_POINTS];
     double px[LK_TREND_MAX_POINTS], py[LK_TREND_MAX_POINTS];
-    size_t m = lk_trend_pick(n, LK_TREND_MAX_POINTS, pick);
+    size_t m = pick_by_time(x, n, LK_TREND_MAX_POINTS, pick);
     for (size_t i = 0; i < m; i++) {
         px[i] = x[pick[i]];
         py[i] = y[pick[i]];

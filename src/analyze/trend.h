@@ -26,8 +26,10 @@ struct lk_trend {
 };
 
 /* Fits y over x (n points, any order of x; pairs with equal x are not
- * compared). n may exceed LK_TREND_MAX_POINTS: the fit then uses evenly
- * spaced points including the first and last. 0, or -ENOMEM. Allocates
+ * compared). n may exceed LK_TREND_MAX_POINTS: the fit then uses points
+ * evenly spaced in x when x increases (a thinned recording's sparse past
+ * counts as much as its dense last minutes), else evenly spaced by index,
+ * including the first and last. 0, or -ENOMEM. Allocates
  * O(min(n, max)^2) bytes transiently; costs O(m^2 log m) for m points. */
 int lk_trend_fit(const double *x, const double *y, size_t n, struct lk_trend *out);
 

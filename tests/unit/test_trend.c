@@ -161,6 +161,35 @@ test_subsample(void **state)
     assert_int_equal(idx[6], 6);
 }
 
+/* A thinned recording: 200 snapshots over the first 10,000 s (growing at 2
+ * per second), then every second of the last 1,000 s (flat). The fit must
+ * weigh the run by time, not by snapshot count: picked by index, 250 of its
+ * 300 points would come from the flat minutes and the slope would be 0. */
+static void
+test_thinned_by_time(void **state)
+{
+    (void)state;
+    static double x[1200], y[1200];
+    for (int i = 0; i < 200; i++) {
+        x[i] = 50.0 * i;
+        y[i] = 2 * x[i];
+    }
+    for (int i = 0; i < 1000; i++) {
+        x[200 + i] = 10000.0 + i;
+        y[200 + i] = 20000;
+    }
+    struct lk_trend t;
+    assert_int_equal(lk_trend_fit(x, y, 1200, &t), 0);
+    assert_true(t.n <= LK_TREND_MAX_POINTS);
+    assert_true(t.slope > 1.5);
+    /* out of order: by index, as before (no crash, a fit) */
+    double tmp = x[0];
+    x[0] = x[1199];
+    x[1199] = tmp;
+    assert_int_equal(lk_trend_fit(x, y, 1200, &t), 0);
+    assert_int_equal(t.n, LK_TREND_MAX_POINTS);
+}
+
 static void
 test_degenerate(void **state)
 {
@@ -238,6 +267,7 @@ main(void)
         cmocka_unit_test(test_robust_to_outliers),
         cmocka_unit_test(test_noise),
         cmocka_unit_test(test_subsample),
+        cmocka_unit_test(test_thinned_by_time),
         cmocka_unit_test(test_degenerate),
         cmocka_unit_test(test_selection_matches_sorting),
     };
