@@ -221,6 +221,40 @@ lk_model_time_s(const struct lk_model *m, size_t snap)
     return snap < m->nsnaps ? (double)m->snaps[snap].time_ns / 1e9 : 0.0;
 }
 
+size_t
+lk_model_snap_at(const struct lk_model *m, size_t from, size_t to, double t)
+{
+    size_t lo = from, hi = to - 1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (lk_model_time_s(m, mid) < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+size_t
+lk_model_pick(const struct lk_model *m, size_t from, size_t to, size_t max, size_t *idx)
+{
+    size_t n = to - from;
+    if (n <= max) {
+        for (size_t i = 0; i < n; i++)
+            idx[i] = from + i;
+        return n;
+    }
+    double t0 = lk_model_time_s(m, from), span = lk_model_time_s(m, to - 1) - t0;
+    size_t k = 0;
+    for (size_t j = 0; j < max; j++) {
+        size_t i = j == max - 1 ? to - 1
+                                : lk_model_snap_at(m, from, to, t0 + span * (double)j / (double)(max - 1));
+        if (!k || i > idx[k - 1])
+            idx[k++] = i;
+    }
+    return k;
+}
+
 static int
 load_module(struct lk_model *m, size_t *cap, const struct lk_module *in)
 {

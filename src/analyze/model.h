@@ -197,4 +197,15 @@ int lk_model_reach_at(const struct lk_model_site *s, size_t scan, struct lk_mode
 /* Seconds since the start of the snapshot at index snap. */
 double lk_model_time_s(const struct lk_model *m, size_t snap);
 
+/* The first snapshot in [from, to) whose time is at least t, or to - 1
+ * (snapshot times never decrease). O(log(to - from)). from < to. */
+size_t lk_model_snap_at(const struct lk_model *m, size_t from, size_t to, double t);
+
+/* Up to max snapshot indexes in [from, to), increasing, evenly spaced in
+ * time (each the first at or after its target time), including from and
+ * to - 1; returns how many (fewer than max where snapshots are sparse, as
+ * in the thinned past of a long recording). All of them when to - from <=
+ * max. max >= 2. */
+size_t lk_model_pick(const struct lk_model *m, size_t from, size_t to, size_t max, size_t *idx);
+
 #endif

@@ -107,7 +107,7 @@ fit_part(const struct lk_model *m, enum lk_split_part p, int smaps, struct lk_sp
         if (v > out->peak)
             out->peak = v;
     }
-    size_t k = lk_trend_pick(n, LK_TREND_MAX_POINTS, idx);
+    size_t k = n ? lk_model_pick(m, 0, n, LK_TREND_MAX_POINTS, idx) : 0;
     for (size_t i = 0; i < k; i++) {
         x[i] = lk_model_time_s(m, idx[i]);
         y[i] = (double)part_value(&m->snaps[idx[i]], p, smaps);
@@ -115,16 +115,21 @@ fit_part(const struct lk_model *m, enum lk_split_part p, int smaps, struct lk_sp
     return lk_trend_fit(x, y, k, &out->t);
 }
 
-/* RSS over the last third of the snapshots. */
+/* RSS over the last third of the run's time. */
 static int
 tail_fit(const struct lk_model *m, struct lk_trend *out)
 {
     size_t idx[LK_TREND_MAX_POINTS];
     double x[LK_TREND_MAX_POINTS], y[LK_TREND_MAX_POINTS];
-    size_t from = 2 * m->nsnaps / 3, k = lk_trend_pick(m->nsnaps - from, LK_TREND_MAX_POINTS, idx);
+    size_t n = m->nsnaps, k = 0;
+    if (n) {
+        double t0 = lk_model_time_s(m, 0);
+        size_t from = lk_model_snap_at(m, 0, n, t0 + (lk_model_time_s(m, n - 1) - t0) * 2 / 3);
+        k = lk_model_pick(m, from, n, LK_TREND_MAX_POINTS, idx);
+    }
     for (size_t i = 0; i < k; i++) {
-        x[i] = lk_model_time_s(m, from + idx[i]);
-        y[i] = (double)m->snaps[from + idx[i]].proc[LK_PROC_RSS];
+        x[i] = lk_model_time_s(m, idx[i]);
+        y[i] = (double)m->snaps[idx[i]].proc[LK_PROC_RSS];
     }
     return lk_trend_fit(x, y, k, out);
 }

@@ -63,9 +63,7 @@ static int
 fit_site(const struct lk_model *m, const struct lk_model_site *s, size_t from, size_t to,
          struct scratch *w, struct lk_trend *out)
 {
-    size_t n = lk_trend_pick(to - from, w->max_points, w->idx);
-    for (size_t i = 0; i < n; i++)
-        w->idx[i] += from;
+    size_t n = lk_model_pick(m, from, to, w->max_points, w->idx);
     lk_model_values(s, LK_SITE_LIVE_BYTES, w->idx, n, w->v);
     for (size_t i = 0; i < n; i++) {
         w->x[i] = lk_model_time_s(m, w->idx[i]);
@@ -77,7 +75,7 @@ fit_site(const struct lk_model *m, const struct lk_model_site *s, size_t from, s
 static int
 fit_proc(const struct lk_model *m, unsigned field, struct scratch *w, struct lk_trend *out)
 {
-    size_t n = lk_trend_pick(m->nsnaps, LK_TREND_MAX_POINTS, w->idx);
+    size_t n = m->nsnaps ? lk_model_pick(m, 0, m->nsnaps, LK_TREND_MAX_POINTS, w->idx) : 0;
     for (size_t i = 0; i < n; i++) {
         w->x[i] = lk_model_time_s(m, w->idx[i]);
         w->y[i] = (double)m->snaps[w->idx[i]].proc[field];
@@ -217,7 +215,9 @@ judge(const struct lk_model *m, size_t i, size_t n, uint64_t material, struct sc
         if (fit_site(m, s, 0, n, w, &v->trend) < 0)
             return -ENOMEM;
         struct lk_trend tail;
-        size_t from = 2 * n / 3;
+        /* the last third of the time (of the snapshots, when evenly spaced) */
+        double t0 = lk_model_time_s(m, 0);
+        size_t from = lk_model_snap_at(m, 0, n, t0 + (lk_model_time_s(m, n - 1) - t0) * 2 / 3);
         if (fit_site(m, s, from, n, w, &tail) < 0)
             return -ENOMEM;
         v->fitted = 1;

@@ -430,10 +430,49 @@ test_compact(void **state)
     free(w.buf);
 }
 
+/* lk_model_pick on a thinned-like series: 100 snapshots 60 s apart, then
+ * 600 one second apart. Picks are increasing, start and end at the range's
+ * ends, and spread by time (few from the dense last 10 minutes of a run of
+ * about 110); lk_model_snap_at finds the first snapshot at a time. */
+static void
+test_pick_by_time(void **state)
+{
+    (void)state;
+    struct lk_model m;
+    memset(&m, 0, sizeof m);
+    m.nsnaps = 700;
+    m.snaps = calloc(m.nsnaps, sizeof *m.snaps);
+    assert_non_null(m.snaps);
+    for (size_t i = 0; i < 100; i++)
+        m.snaps[i].time_ns = (uint64_t)i * 60000000000ull;
+    for (size_t i = 100; i < 700; i++)
+        m.snaps[i].time_ns = 6000000000000ull + (uint64_t)(i - 100) * 1000000000ull;
+    size_t idx[300];
+    size_t k = lk_model_pick(&m, 0, m.nsnaps, 300, idx);
+    assert_true(k >= 100 && k <= 300);
+    assert_int_equal(idx[0], 0);
+    assert_int_equal(idx[k - 1], 699);
+    size_t recent = 0;
+    for (size_t i = 0; i < k; i++) {
+        if (i)
+            assert_true(idx[i] > idx[i - 1]);
+        recent += idx[i] >= 100;
+    }
+    assert_true(recent < 40); /* by count it would be 257 of 300 */
+    assert_int_equal(lk_model_snap_at(&m, 0, m.nsnaps, 0), 0);
+    assert_int_equal(lk_model_snap_at(&m, 0, m.nsnaps, 6000.5), 101);
+    assert_int_equal(lk_model_snap_at(&m, 0, m.nsnaps, 1e9), 699);
+    k = lk_model_pick(&m, 650, 700, 300, idx); /* a short range: all of it */
+    assert_int_equal(k, 50);
+    assert_int_equal(idx[0], 650);
+    free(m.snaps);
+}
+
 int
 main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_pick_by_time),
         cmocka_unit_test(test_series),         cmocka_unit_test(test_truncated),
         cmocka_unit_test(test_corrupt),        cmocka_unit_test(test_hostile),
         cmocka_unit_test(test_not_recordings), cmocka_unit_test(test_compact),
