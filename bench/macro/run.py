@@ -478,7 +478,7 @@ def recording_hour(build, tmp):
     m = re.search(r"^end (\d+) s: (\d+) bytes", r.stdout, re.M)
     if not m:
         return dict(why="no final size in its output")
-    return dict(seconds=int(m.group(1)), bytes=int(m.group(2)))
+    return dict(seconds=int(m.group(1)), bytes=int(m.group(2)), lines=r.stdout.splitlines())
 
 
 # ---- machine description -------------------------------------------------
@@ -624,7 +624,8 @@ def main():
             "reaches); --hour measures a real hour.", ""]
     if hour and hour.get("bytes") is not None:
         out += ["one hour of redis-server under leakscope (bench/recording_hour.sh): %s after %d s"
-                % (fmt_bytes(hour["bytes"]), hour["seconds"]), ""]
+                % (fmt_bytes(hour["bytes"]), hour["seconds"])]
+        out += ["  " + line for line in hour.get("lines", []) if line.strip()] + [""]
     checks = budgets(results, hour)
     out.append("budgets (DESIGN.md):")
     for ok, text in checks:
