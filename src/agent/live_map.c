@@ -112,6 +112,13 @@ period_of(struct entry e)
     return e.pd >> 8;
 }
 
+/* An entry as callers see it (a big block's size as stored: BIG_SIZE). */
+static inline struct lk_live_info
+info_of(struct entry e)
+{
+    return (struct lk_live_info){(uint32_t)(e.key >> ADDR_BITS), period_of(e), e.size};
+}
+
 static inline void
 set_disp(struct entry *e, size_t d)
 {
@@ -255,15 +262,24 @@ big_take(uintptr_t addr)
     return size;
 }
 
+/* Where a's home slot is, for a prefetch only: the table pointer and size
+ * are read without the lock (a grow may be under way), so the address is
+ * never dereferenced. NULL before the shard has a table. */
+static inline const struct entry *
+home_hint(const struct shard *sh, uint64_t a, uint64_t h)
+{
+    const struct entry *tab = sh->tab;
+    return tab ? &tab[home_of(a, h, sh->cap - 1)] : NULL;
+}
+
 void
 lk_live_map_prefetch(uintptr_t addr)
 {
     uint64_t a = addr >> 4;
     uint64_t h = granule_hash(a);
-    const struct shard *sh = shard_of(h);
-    const struct entry *tab = sh->tab; /* racy read: a hint, never dereferenced here */
-    if (tab)
-        __builtin_prefetch(&tab[home_of(a, h, sh->cap - 1)], 1, 1);
+    const struct entry *hint = home_hint(shard_of(h), a, h);
+    if (hint)
+        __builtin_prefetch(hint, 1, 1);
 }
 
 /* Grow at 13/16 full: Robin Hood placement keeps lookups and removals
@@ -311,9 +327,7 @@ insert_slow(uintptr_t addr, uint64_t size, uint32_t site, uint32_t period,
     size_t mask = sh->cap - 1;
     if (put(sh->tab, mask, home_of(a, h, mask), e, &prev)) {
         lk_unlock(&sh->lock);
-        replaced->site = (uint32_t)(prev.key >> ADDR_BITS);
-        replaced->period = period_of(prev);
-        replaced->size = prev.size; /* a missed big block keeps its (lower-bound) size */
+        *replaced = info_of(prev); /* a missed big block keeps its (lower-bound) size */
         if (filter)
             filter_add(a, -1); /* one entry for the address, as before */
         return 1;
@@ -349,9 +363,7 @@ lk_live_map_insert(uintptr_t addr, uint64_t size, uint32_t site, uint32_t period
     struct entry prev;
     if (put(tab, mask, home_of(a, h, mask), (struct entry){key, (uint32_t)size, pack_pd(period)}, &prev)) {
         lk_unlock(&sh->lock);
-        replaced->site = (uint32_t)(prev.key >> ADDR_BITS);
-        replaced->period = period_of(prev);
-        replaced->size = prev.size;
+        *replaced = info_of(prev);
         return 1;
     }
     sh->used++;
@@ -367,9 +379,9 @@ lk_live_map_remove(uintptr_t addr, struct lk_live_info *out)
     uint64_t a = addr >> 4;
     uint64_t h = granule_hash(a);
     struct shard *sh = shard_of(h);
-    const struct entry *hint = sh->tab; /* racy, a prefetch only: the slot's */
-    if (hint)                           /* miss overlaps taking the lock      */
-        __builtin_prefetch(&hint[home_of(a, h, sh->cap - 1)], 1, 3);
+    const struct entry *hint = home_hint(sh, a, h); /* the slot's miss overlaps */
+    if (hint)                                        /* taking the lock         */
+        __builtin_prefetch(hint, 1, 3);
     lk_lock(&sh->lock);
     if (!sh->tab) {
         lk_unlock(&sh->lock);
@@ -408,9 +420,9 @@ lk_live_map_remove(uintptr_t addr, struct lk_live_info *out)
     lk_unlock(&sh->lock);
     if (__builtin_expect(filter != NULL, 0))
         filter_add(a, -1);
-    out->site = (uint32_t)(e.key >> ADDR_BITS);
-    out->period = period_of(e);
-    out->size = __builtin_expect(e.size == BIG_SIZE, 0) ? big_take(addr) : e.size;
+    *out = info_of(e);
+    if (__builtin_expect(e.size == BIG_SIZE, 0))
+        out->size = big_take(addr);
     return 1;
 }
 
@@ -462,7 +474,7 @@ lk_live_map_foreach(void (*fn)(uintptr_t, const struct lk_live_info *, void *), 
             if (!e.key)
                 continue;
             uintptr_t addr = (uintptr_t)((e.key & ADDR_MASK) << 4);
-            struct lk_live_info info = {(uint32_t)(e.key >> ADDR_BITS), period_of(e), e.size};
+            struct lk_live_info info = info_of(e);
             fn(addr, &info, ctx);
         }
         lk_unlock(&sh->lock);
