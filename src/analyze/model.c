@@ -9,6 +9,7 @@
  * (at least 5) likewise grow arrays only by what the file carries. CLI
  * only: it uses malloc and stdio. */
 #include "model.h"
+#include "trend.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -221,38 +222,29 @@ lk_model_time_s(const struct lk_model *m, size_t snap)
     return snap < m->nsnaps ? (double)m->snaps[snap].time_ns / 1e9 : 0.0;
 }
 
-size_t
-lk_model_snap_at(const struct lk_model *m, size_t from, size_t to, double t)
+static double
+snap_time(const void *m, size_t snap)
 {
-    size_t lo = from, hi = to - 1;
-    while (lo < hi) {
-        size_t mid = lo + (hi - lo) / 2;
-        if (lk_model_time_s(m, mid) < t)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
+    return lk_model_time_s(m, snap);
 }
 
 size_t
 lk_model_pick(const struct lk_model *m, size_t from, size_t to, size_t max, size_t *idx)
 {
-    size_t n = to - from;
-    if (n <= max) {
-        for (size_t i = 0; i < n; i++)
-            idx[i] = from + i;
-        return n;
-    }
-    double t0 = lk_model_time_s(m, from), span = lk_model_time_s(m, to - 1) - t0;
-    size_t k = 0;
-    for (size_t j = 0; j < max; j++) {
-        size_t i = j == max - 1 ? to - 1
-                                : lk_model_snap_at(m, from, to, t0 + span * (double)j / (double)(max - 1));
-        if (!k || i > idx[k - 1])
-            idx[k++] = i;
-    }
-    return k;
+    return lk_trend_pick_x(snap_time, m, from, to, max, idx);
+}
+
+size_t
+lk_model_snap_at(const struct lk_model *m, size_t from, size_t to, double t)
+{
+    return lk_trend_first_at(snap_time, m, from, to, t);
+}
+
+size_t
+lk_model_tail_start(const struct lk_model *m, size_t n)
+{
+    double t0 = lk_model_time_s(m, 0);
+    return lk_model_snap_at(m, 0, n, t0 + (lk_model_time_s(m, n - 1) - t0) * 2 / 3);
 }
 
 static int

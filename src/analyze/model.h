@@ -202,10 +202,13 @@ double lk_model_time_s(const struct lk_model *m, size_t snap);
 size_t lk_model_snap_at(const struct lk_model *m, size_t from, size_t to, double t);
 
 /* Up to max snapshot indexes in [from, to), increasing, evenly spaced in
- * time (each the first at or after its target time), including from and
- * to - 1; returns how many (fewer than max where snapshots are sparse, as
- * in the thinned past of a long recording). All of them when to - from <=
- * max. max >= 2. */
+ * time (lk_trend_pick_x over the snapshot times), including from and to - 1:
+ * fewer than max where snapshots are sparse, as in the thinned past of a
+ * long recording. max >= 2. */
 size_t lk_model_pick(const struct lk_model *m, size_t from, size_t to, size_t max, size_t *idx);
+
+/* The first snapshot of the last third of the time of snapshots [0, n)
+ * (of the snapshots themselves when they are evenly spaced). n > 0. */
+size_t lk_model_tail_start(const struct lk_model *m, size_t n);
 
 #endif

@@ -122,11 +122,8 @@ tail_fit(const struct lk_model *m, struct lk_trend *out)
     size_t idx[LK_TREND_MAX_POINTS];
     double x[LK_TREND_MAX_POINTS], y[LK_TREND_MAX_POINTS];
     size_t n = m->nsnaps, k = 0;
-    if (n) {
-        double t0 = lk_model_time_s(m, 0);
-        size_t from = lk_model_snap_at(m, 0, n, t0 + (lk_model_time_s(m, n - 1) - t0) * 2 / 3);
-        k = lk_model_pick(m, from, n, LK_TREND_MAX_POINTS, idx);
-    }
+    if (n)
+        k = lk_model_pick(m, lk_model_tail_start(m, n), n, LK_TREND_MAX_POINTS, idx);
     for (size_t i = 0; i < k; i++) {
         x[i] = lk_model_time_s(m, idx[i]);
         y[i] = (double)m->snaps[idx[i]].proc[LK_PROC_RSS];

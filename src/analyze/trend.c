@@ -105,13 +105,55 @@ order_stat(double *v, size_t n, double k)
     return f > 0 ? a + f * (next_after(v, n, i - 1) - a) : a;
 }
 
-/* lk_trend_pick by time rather than by index when x increases: for each of
- * max times evenly spaced from x[0] to x[n-1], the first point at or after
- * it (each point once). A thinned recording keeps every snapshot of the
- * last few minutes and few of the hours before; picking by index would
- * give those minutes most of the points and the fit would follow them, not
- * the run. On evenly spaced x both picks are the same. Falls back to
- * lk_trend_pick when x is not in increasing order. */
+size_t
+lk_trend_first_at(double (*x)(const void *ctx, size_t i), const void *ctx, size_t from, size_t to,
+                  double t)
+{
+    size_t lo = from, hi = to - 1;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (x(ctx, mid) < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+size_t
+lk_trend_pick_x(double (*x)(const void *ctx, size_t i), const void *ctx, size_t from, size_t to,
+                size_t max, size_t *idx)
+{
+    size_t n = to - from;
+    if (n <= max) {
+        for (size_t i = 0; i < n; i++)
+            idx[i] = from + i;
+        return n;
+    }
+    double t0 = x(ctx, from), span = x(ctx, to - 1) - t0;
+    size_t k = 0;
+    for (size_t j = 0; j < max; j++) {
+        size_t i = j == max - 1
+                       ? to - 1
+                       : lk_trend_first_at(x, ctx, from, to, t0 + span * (double)j / (double)(max - 1));
+        if (!k || i > idx[k - 1])
+            idx[k++] = i;
+    }
+    return k;
+}
+
+static double
+array_x(const void *ctx, size_t i)
+{
+    return ((const double *)ctx)[i];
+}
+
+/* lk_trend_pick by time rather than by index when x increases: a thinned
+ * recording keeps every snapshot of the last few minutes and few of the
+ * hours before; picking by index would give those minutes most of the
+ * points and the fit would follow them, not the run. On evenly spaced x both
+ * picks are the same. Falls back to lk_trend_pick when x is not in
+ * increasing order or spans nothing. */
 static size_t
 pick_by_time(const double *x, size_t n, size_t max, size_t *idx)
 {
@@ -120,23 +162,9 @@ pick_by_time(const double *x, size_t n, size_t max, size_t *idx)
     for (size_t i = 1; i < n; i++)
         if (!(x[i] >= x[i - 1]))
             return lk_trend_pick(n, max, idx);
-    double span = x[n - 1] - x[0];
-    if (!(span > 0))
+    if (!(x[n - 1] - x[0] > 0))
         return lk_trend_pick(n, max, idx);
-    size_t m = 0, i = 0;
-    for (size_t j = 0; j < max; j++) {
-        double t = x[0] + span * (double)j / (double)(max - 1);
-        while (i < n - 1 && x[i] < t)
-            i++;
-        if (!m || idx[m - 1] != i)
-            idx[m++] = i;
-    }
-    if (idx[m - 1] != n - 1) { /* ties with x[n-1]: end on the last point */
-        if (m < max)
-            m++;
-        idx[m - 1] = n - 1;
-    }
-    return m;
+    return lk_trend_pick_x(array_x, x, 0, n, max, idx);
 }
 
 int

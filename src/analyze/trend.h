@@ -37,6 +37,19 @@ int lk_trend_fit(const double *x, const double *y, size_t n, struct lk_trend *ou
  * spaced, including 0 and n-1; returns how many. */
 size_t lk_trend_pick(size_t n, size_t max, size_t *idx);
 
+/* Points given by x(ctx, i), which must not decrease over [from, to): the
+ * first index in [from, to) whose x is at least t, or to - 1. from < to.
+ * O(log(to - from)). */
+size_t lk_trend_first_at(double (*x)(const void *ctx, size_t i), const void *ctx, size_t from,
+                         size_t to, double t);
+
+/* Up to max indexes into [from, to), increasing, evenly spaced in x (each
+ * the first at or after its target, lk_trend_first_at), including from and
+ * to - 1; returns how many (fewer than max where points are sparse). All of
+ * them when to - from <= max. max >= 2. */
+size_t lk_trend_pick_x(double (*x)(const void *ctx, size_t i), const void *ctx, size_t from,
+                       size_t to, size_t max, size_t *idx);
+
 /* Two-sided p-value of a standard normal score z. */
 double lk_trend_pvalue(double z);
 

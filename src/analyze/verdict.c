@@ -215,9 +215,7 @@ judge(const struct lk_model *m, size_t i, size_t n, uint64_t material, struct sc
         if (fit_site(m, s, 0, n, w, &v->trend) < 0)
             return -ENOMEM;
         struct lk_trend tail;
-        /* the last third of the time (of the snapshots, when evenly spaced) */
-        double t0 = lk_model_time_s(m, 0);
-        size_t from = lk_model_snap_at(m, 0, n, t0 + (lk_model_time_s(m, n - 1) - t0) * 2 / 3);
+        size_t from = lk_model_tail_start(m, n);
         if (fit_site(m, s, from, n, w, &tail) < 0)
             return -ENOMEM;
         v->fitted = 1;
