@@ -137,26 +137,57 @@ account_free(const struct lk_live_info *li)
     lk_site_on_free_w(s, li->period, c, b);
 }
 
+/* A tagged block whose tag does not check when it is freed: the program
+ * wrote past the end of its block. Said once; the free counts as untracked
+ * (its site keeps the block as live). */
+__attribute__((noinline, cold)) static void
+overwritten_tag(void)
+{
+    static atomic_int said;
+    atomic_fetch_add_explicit(&untracked_frees, 1, memory_order_relaxed);
+    if (!atomic_exchange(&said, 1))
+        lk_sys_log("a freed block's last bytes were overwritten: the program wrote past the end "
+                   "of a heap block (its free is not counted)");
+}
+
+/* Records a block of `size` bytes at p: in its tag when the interposer
+ * asked glibc for the tag's room (lk_agent_pad), else in the live map. */
 static inline void
 track(void *p, size_t size, enum lk_kind kind, uintptr_t pc, uintptr_t sp)
 {
     struct lk_live_info old;
     int saved = errno;
     lk_guard = 1;
-    lk_live_map_prefetch((uintptr_t)p);
+    int tagged = kind == LK_KIND_HEAP && lk_agent_pad(size);
+    if (!tagged)
+        lk_live_map_prefetch((uintptr_t)p);
     struct lk_site *s = lk_stack_cache_site(pc, sp, kind, opts.depth);
     if (s) {
         uint32_t per = atomic_load_explicit(&period, memory_order_relaxed);
-        int r = lk_live_map_insert((uintptr_t)p, size, s->id, per, &old);
+        int r = tagged ? lk_block_tag_put(p, size, s->id, per) : -EINVAL;
+        if (r < 0)
+            r = lk_live_map_insert((uintptr_t)p, size, s->id, per, &old);
         uint64_t c, b;
         weigh(size, kind, &c, &b);
         if (r >= 0)
             lk_site_on_alloc_w(s, size, per, c, b);
-        if (r == 1)
+        if (r == 1 && !tagged)
             account_free(&old);
     }
     lk_guard = 0;
     errno = saved;
+}
+
+/* Takes p out of the tags or the live map: 1 with *li, 0 when untracked. */
+static inline int
+untrack(void *p, struct lk_live_info *li)
+{
+    int t = lk_block_tag_take(p, li);
+    if (__builtin_expect(t < 0, 0)) {
+        overwritten_tag();
+        return 0;
+    }
+    return t || lk_live_map_remove((uintptr_t)p, li);
 }
 
 void
@@ -207,7 +238,7 @@ lk_agent_on_free(void *p)
     struct lk_live_info li;
     int saved = errno;
     lk_guard = 1;
-    if (lk_live_map_remove((uintptr_t)p, &li))
+    if (untrack(p, &li))
         account_free(&li);
     else
         atomic_fetch_add_explicit(&untracked_frees, 1, memory_order_relaxed);
@@ -220,7 +251,7 @@ lk_agent_untrack(void *p, struct lk_live_info *out)
 {
     int saved = errno;
     lk_guard = 1;
-    int found = lk_live_map_remove((uintptr_t)p, out);
+    int found = untrack(p, out);
     if (found)
         account_free(out);
     lk_guard = 0;
@@ -235,7 +266,12 @@ lk_agent_retrack(void *p, const struct lk_live_info *li)
     int saved = errno;
     lk_guard = 1;
     struct lk_site *s = lk_site_get(li->site);
-    if (s && lk_live_map_insert((uintptr_t)p, li->size, li->site, li->period, &old) >= 0) {
+    int r = s && s->kind == LK_KIND_HEAP && lk_agent_pad(li->size)
+                ? lk_block_tag_put(p, li->size, li->site, li->period)
+                : -EINVAL;
+    if (s && r < 0)
+        r = lk_live_map_insert((uintptr_t)p, li->size, li->site, li->period, &old);
+    if (s && r >= 0) {
         uint64_t c, b;
         weigh(li->size, s->kind, &c, &b);
         lk_site_on_alloc_w(s, li->size, li->period, c, b);
@@ -435,6 +471,7 @@ finish(enum lk_end_reason reason, uint64_t code, struct lk_scan_result *res, con
     if (atomic_load(&lk_state) == LK_STATE_ON) {
         atomic_store(&lk_state, LK_STATE_STOPPED);
         rec.final = 1;
+        rec.on_signal = reason == LK_END_SIGNAL;
         lk_snapshot_write(&rec, atomic_load(&period), atomic_load(&untracked_frees));
         write_scan(res, note, atomic_load(&period), LK_SCAN_AT_EXIT);
         lk_snapshot_end(&rec, reason, code);
@@ -597,6 +634,12 @@ lk_agent_usable_size(void *p)
     size_t head = ((const size_t *)p)[-1];
     size_t size = head & ~(size_t)7;
     return (head & 2) ? size - 2 * sizeof(size_t) : size - sizeof(size_t);
+}
+
+size_t
+lk_agent_program_usable(void *p)
+{
+    return lk_block_tag_usable(p, lk_agent_usable_size(p));
 }
 
 /* The agent forwards to __libc_malloc, which is glibc's -- unless another
@@ -886,7 +929,8 @@ lk_agent_start(void)
         goto out;
     read_cmdline();
     if (lk_modules_init((uintptr_t)&lk_agent_start, &lo, &hi) < 0 || lk_site_table_init() < 0 ||
-        lk_live_map_init(opts.sample_bytes != 0) < 0) {
+        lk_live_map_init(opts.sample_bytes != 0) < 0 ||
+        (!opts.sample_bytes && lk_block_tag_init() < 0)) {
         lk_sys_log("out of memory at start-up; the program runs without tracking");
         goto out;
     }

@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "block_tag.h"
 #include "live_map.h"
 
 enum lk_agent_state {
@@ -50,6 +51,23 @@ lk_agent_tracking(void)
     return atomic_load_explicit(&lk_state, memory_order_relaxed) == LK_STATE_ON && !lk_guard;
 }
 
+/* Full tracking keeps a heap block of fewer than LK_TAG_MAX bytes in a tag
+ * at the end of the block (block_tag.h): the bytes the interposer adds to
+ * the request for it. Deterministic in n (lk_sample_mean is set before
+ * tracking starts), so lk_agent_on_alloc() knows the room is there. */
+static inline size_t
+lk_agent_pad(size_t n)
+{
+    return !lk_sample_mean && n < LK_TAG_MAX ? LK_TAG_BYTES : 0;
+}
+
+/* The room to add to a request of n bytes made now (0 when not tracking). */
+static inline size_t
+lk_agent_room(size_t n)
+{
+    return lk_agent_tracking() ? lk_agent_pad(n) : 0;
+}
+
 /* Record a new block / the free of a block. Callers check lk_agent_tracking()
  * first. pc and sp locate the program's innermost frame (LK_CALLER in
  * interpose.c): the return address into the caller of the interposed
@@ -67,6 +85,8 @@ void lk_agent_retrack(void *p, const struct lk_live_info *info);
 
 /* glibc's malloc_usable_size, whatever else defines the symbol. */
 size_t lk_agent_usable_size(void *p);
+/* What the program may use of p: glibc's usable size less a tag's room. */
+size_t lk_agent_program_usable(void *p);
 
 /* The public API (include/leakscope.h), exported by interpose.c. */
 int lk_agent_active(void);

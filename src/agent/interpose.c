@@ -43,7 +43,7 @@ extern void *__libc_pvalloc(size_t);
 static inline void *
 do_malloc(size_t n, uintptr_t pc, uintptr_t sp)
 {
-    void *p = __libc_malloc(n);
+    void *p = __libc_malloc(n + lk_agent_room(n));
     if (p && lk_agent_tracking()) {
         if (lk_agent_sample(n))
             lk_agent_on_alloc(p, n, pc, sp);
@@ -63,7 +63,8 @@ malloc_slow(size_t n, uintptr_t pc, uintptr_t sp)
 __attribute__((noinline)) static void *
 calloc_slow(size_t n, size_t size, uintptr_t pc, uintptr_t sp)
 {
-    void *p = __libc_calloc(n, size);
+    size_t total, room = __builtin_mul_overflow(n, size, &total) ? 0 : lk_agent_room(total);
+    void *p = room ? __libc_calloc(1, total + room) : __libc_calloc(n, size);
     if (p && lk_agent_tracking() && lk_agent_sample(n * size)) /* calloc checked n * size */
         lk_agent_on_alloc(p, n * size, pc, sp);
     return p;
@@ -129,7 +130,8 @@ do_realloc(void *old, size_t n, uintptr_t pc, uintptr_t sp)
     if (!old)
         return do_malloc(n, pc, sp);
     int found = (!lk_sample_mean || lk_live_map_maybe((uintptr_t)old)) && lk_agent_untrack(old, &li);
-    void *p = __libc_realloc(old, n);
+    /* realloc(p, 0) frees p: no room added then */
+    void *p = __libc_realloc(old, n ? n + lk_agent_room(n) : 0);
     if (p && lk_agent_sample(n))
         lk_agent_on_alloc(p, n, pc, sp);
     else if (found && n != 0)
@@ -157,7 +159,7 @@ reallocarray(void *old, size_t n, size_t size)
 static inline void *
 do_memalign(size_t align, size_t n, uintptr_t pc, uintptr_t sp)
 {
-    void *p = __libc_memalign(align, n);
+    void *p = __libc_memalign(align, n + lk_agent_room(n));
     if (p && lk_agent_tracking() && lk_agent_sample(n))
         lk_agent_on_alloc(p, n, pc, sp);
     return p;
@@ -181,7 +183,7 @@ posix_memalign(void **out, size_t align, size_t n)
     if (align % sizeof(void *) != 0 || (align & (align - 1)) != 0 || align == 0)
         return EINVAL;
     int saved = errno;
-    void *p = __libc_memalign(align, n);
+    void *p = __libc_memalign(align, n + lk_agent_room(n));
     if (!p) {
         errno = saved;
         return ENOMEM;
@@ -196,7 +198,7 @@ posix_memalign(void **out, size_t align, size_t n)
 LK_EXPORT void *
 valloc(size_t n)
 {
-    void *p = __libc_valloc(n);
+    void *p = __libc_valloc(n + lk_agent_room(n));
     if (p && lk_agent_tracking() && lk_agent_sample(n))
         lk_agent_on_alloc(p, n, LK_CALLER_PC, LK_CALLER_SP);
     return p;
@@ -205,7 +207,7 @@ valloc(size_t n)
 LK_EXPORT void *
 pvalloc(size_t n)
 {
-    void *p = __libc_pvalloc(n);
+    void *p = __libc_pvalloc(n + lk_agent_room(n));
     if (p && lk_agent_tracking() && lk_agent_sample(n))
         lk_agent_on_alloc(p, n, LK_CALLER_PC, LK_CALLER_SP);
     return p;
@@ -213,11 +215,12 @@ pvalloc(size_t n)
 
 /* malloc_usable_size must be glibc's, as every block the program gets is
  * glibc's: a program linked with jemalloc (Debian's redis-server) would
- * otherwise hand glibc blocks to jemalloc's and crash. */
+ * otherwise hand glibc blocks to jemalloc's and crash. A tagged block's
+ * tag is not the program's to use. */
 LK_EXPORT size_t
 malloc_usable_size(void *p)
 {
-    return lk_agent_usable_size(p);
+    return lk_agent_program_usable(p);
 }
 
 /* jemalloc's non-standard API on blocks that now come from glibc, for
@@ -244,7 +247,7 @@ rallocx(void *old, size_t n, int flags)
         return do_realloc(old, n, pc, sp);
     void *p = do_memalign(align, n, pc, sp);
     if (p && old) {
-        size_t have = lk_agent_usable_size(old);
+        size_t have = lk_agent_program_usable(old);
         memcpy(p, old, have < n ? have : n);
         free(old);
     }
@@ -257,14 +260,14 @@ xallocx(void *p, size_t n, size_t extra, int flags)
     (void)n;
     (void)extra;
     (void)flags;
-    return lk_agent_usable_size(p); /* never resized in place: the size it has */
+    return lk_agent_program_usable(p); /* never resized in place: the size it has */
 }
 
 LK_EXPORT size_t
 sallocx(const void *p, int flags)
 {
     (void)flags;
-    return lk_agent_usable_size((void *)p);
+    return lk_agent_program_usable((void *)p);
 }
 
 LK_EXPORT void

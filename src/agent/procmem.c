@@ -98,7 +98,7 @@ lk_procmem_init(void)
 }
 
 void
-lk_procmem_read(uint64_t proc[LK_PROC_NFIELDS], int force)
+lk_procmem_read(uint64_t proc[LK_PROC_NFIELDS], enum lk_procmem_mi how)
 {
     char buf[2048];
     uint64_t page = (uint64_t)lk_sys_page_size();
@@ -129,9 +129,13 @@ lk_procmem_read(uint64_t proc[LK_PROC_NFIELDS], int force)
      * after dropping 300k hashes). So it is called at most once per 100
      * times its own cost: at most 1% of the program's time. The final
      * snapshot calls it anyway, unless the latest call took over 2 ms: an
-     * exit must not stall on it either. */
+     * exit must not stall on it either -- nor on a fatal signal's final
+     * snapshot, where it is never called: the signal may have stopped a
+     * thread inside malloc holding its arena's lock for good (test_signal_storm
+     * waited out the 5 s deadline that way, gdb showed, once in ~100 runs). */
     uint64_t now = lk_sys_now_ns();
-    if (now >= mi_next_ns || (force && mi_cost_ns < 2000000)) {
+    if (how != LK_PROCMEM_CACHED &&
+        (now >= mi_next_ns || (how == LK_PROCMEM_FRESH && mi_cost_ns < 2000000))) {
         mi_last = mallinfo2();
         mi_cost_ns = lk_sys_now_ns() - now;
         mi_next_ns = now + mi_cost_ns * 100;

@@ -10,13 +10,19 @@
  * memory.limit_in_bytes/usage_in_bytes) and MemTotal. Start-up only. */
 void lk_procmem_init(void);
 
+/* How lk_procmem_read calls mallinfo2. */
+enum lk_procmem_mi {
+    LK_PROCMEM_RATED,  /* rate-limited by its own cost (previous values meanwhile) */
+    LK_PROCMEM_FRESH,  /* fresh values unless the latest call was slow (over 2 ms) */
+    LK_PROCMEM_CACHED, /* never now: a fatal signal may have stopped a thread that
+                        * holds an arena lock for good, and mallinfo2 would wait */
+};
+
 /* Fills the LK_PROC_RSS, VM, MI_*, ANON, RSS_FILE, SWAP, CG_*, MEM_TOTAL and
  * THREADS fields of proc from /proc/self/{statm,smaps_rollup,stat}, the
  * cgroup files and mallinfo2(); leaves the others. Snapshot thread only:
  * mallinfo2 takes every arena's lock, smaps_rollup walks the page tables
- * (about 1 ms per GB resident). mallinfo2 is rate-limited by its own cost
- * (its previous values are repeated meanwhile); force asks for fresh values
- * unless the latest call was slow (over 2 ms). */
-void lk_procmem_read(uint64_t proc[LK_PROC_NFIELDS], int force);
+ * (about 1 ms per GB resident). */
+void lk_procmem_read(uint64_t proc[LK_PROC_NFIELDS], enum lk_procmem_mi mi);
 
 #endif

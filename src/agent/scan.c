@@ -20,6 +20,7 @@
 #include <sys/syscall.h>
 
 #include "base/fmt.h"
+#include "block_tag.h"
 #include "live_map.h"
 #include "scan_int.h"
 #include "site_table.h"
@@ -320,7 +321,7 @@ lk_scan_run(const struct lk_scan_params *p, const char **note)
     uint64_t t0 = lk_sys_now_ns();
     long tracer = -1;
     int locked = lk_live_map_try_lock_all(2000);
-    int empty = locked && lk_live_map_count_locked() == 0;
+    int empty = locked && lk_live_map_count_locked() == 0 && lk_block_tag_empty();
     if (empty) {
         /* Nothing tracked (a program that freed everything before exit):
          * nothing can be lost, and copying the process would only cost. */

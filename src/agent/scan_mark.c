@@ -17,6 +17,7 @@
 #include <sys/syscall.h>
 
 #include "base/redact.h"
+#include "block_tag.h"
 #include "live_map.h"
 #include "modules.h"
 #include "scan.h"
@@ -730,6 +731,7 @@ lk_scan_mark_main(struct lk_scan_result *r)
     lk_live_map_unlock_all();
     size_t n = 0;
     lk_live_map_foreach(count_cb, &n);
+    lk_block_tag_foreach(count_cb, &n);
     N = n;
     B = get_mem((N + 1) * sizeof *B);
     S = get_mem((N + 1) * sizeof *S);
@@ -738,6 +740,7 @@ lk_scan_mark_main(struct lk_scan_result *r)
         leave();
     n = 0;
     lk_live_map_foreach(fill_cb, &n);
+    lk_block_tag_foreach(fill_cb, &n);
     N = n;
     sort_blocks(B, N);
     heap_lo = N ? B[0].start : 0;

@@ -15,6 +15,7 @@
 #include "arena.h"
 #include "options.h"
 #include "record/thin.h"
+#include "block_tag.h"
 #include "live_map.h"
 #include "unwind.h"
 #include "procmem.h"
@@ -373,14 +374,18 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
     struct classes cl = {{0}, {0}};
     int refresh = full || r->final || r->seq % LK_REFRESH_EVERY == 0;
     struct lk_site_stats st;
-    lk_procmem_read(proc, r->final);
-    proc[LK_PROC_AGENT] = lk_arena_mapped() + lk_live_map_bytes() + lk_unwind_bytes() +
-                          (uint64_t)lk_site_count() * sizeof(void *) + r->w.cap;
+    lk_procmem_read(proc, r->on_signal ? LK_PROCMEM_CACHED
+                          : r->final   ? LK_PROCMEM_FRESH
+                                       : LK_PROCMEM_RATED);
+    proc[LK_PROC_AGENT] = lk_arena_mapped() + lk_live_map_bytes() + lk_block_tag_bytes() +
+                          lk_unwind_bytes() + (uint64_t)lk_site_count() * sizeof(void *) + r->w.cap;
     proc[LK_PROC_UNTRACKED] = untracked_frees;
     /* Live size classes come from a walk of the live map, one shard lock at a
      * time, rather than from shared counters on the allocation path. */
-    if (refresh)
+    if (refresh) {
         lk_live_map_foreach(count_class, &cl);
+        lk_block_tag_foreach_live(count_class, &cl);
+    }
     /* Totals are summed from the sites for the same reason. */
     for (uint32_t id = 1; id <= r->stacks_written; id++) {
         struct lk_site *s = lk_site_get(id);
@@ -392,6 +397,9 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
         }
         proc[LK_PROC_HEAP_LIVE] += st.f[LK_SITE_LIVE_BYTES];
         proc[LK_PROC_HEAP_COUNT] += st.f[LK_SITE_LIVE_COUNT];
+        /* a tag per live block, the most there can be (larger blocks have none) */
+        if (lk_block_tag_ready())
+            proc[LK_PROC_AGENT] += st.f[LK_SITE_LIVE_COUNT] * LK_TAG_BYTES;
         proc[LK_PROC_ALLOCS] += st.f[LK_SITE_ALLOCS];
         proc[LK_PROC_FREES] += st.f[LK_SITE_FREES];
     }

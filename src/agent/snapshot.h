@@ -17,6 +17,7 @@ struct lk_recorder {
     uint32_t stacks_written; /* sites 1..stacks_written have their STACK record */
     int full_next;       /* next snapshot lists every site (a new recording) */
     int final;           /* the next snapshot is the last: nothing is rate-limited */
+    int on_signal;       /* ... and a fatal signal ends the run: no mallinfo2 (procmem.h) */
     uint64_t file_len;   /* bytes in the file (all written by us) */
     uint64_t thin_at;    /* thin older snapshots when file_len reaches this; 0 = never */
     uint32_t thinned;    /* successful thinnings of this recording */
