@@ -26,6 +26,7 @@
 #include "procmem.h"
 #include "record/reader.h"
 #include "scan.h"
+#include "site_batch.h"
 #include "site_table.h"
 #include "snapshot.h"
 #include "sys.h"
@@ -134,7 +135,7 @@ account_free(const struct lk_live_info *li)
     if (!s)
         return;
     weigh(li->size, s->kind, &c, &b);
-    lk_site_on_free_w(s, li->period, c, b);
+    lk_site_batch_free(s, li->period, c, b);
 }
 
 /* A tagged block whose tag does not check when it is freed: the program
@@ -170,7 +171,7 @@ track(void *p, size_t size, enum lk_kind kind, uintptr_t pc, uintptr_t sp)
         uint64_t c, b;
         weigh(size, kind, &c, &b);
         if (r >= 0)
-            lk_site_on_alloc_w(s, size, per, c, b);
+            lk_site_batch_alloc(s, size, per, c, b);
         if (r == 1 && !tagged)
             account_free(&old);
     }
@@ -274,7 +275,7 @@ lk_agent_retrack(void *p, const struct lk_live_info *li)
     if (s && r >= 0) {
         uint64_t c, b;
         weigh(li->size, s->kind, &c, &b);
-        lk_site_on_alloc_w(s, li->size, li->period, c, b);
+        lk_site_batch_alloc(s, li->size, li->period, c, b);
     }
     lk_guard = 0;
     errno = saved;
@@ -841,6 +842,7 @@ fork_child(void)
     lk_unwind_reset_locks();
     lk_live_map_reset_locks();
     lk_site_table_reset_locks();
+    lk_site_batch_after_fork();
     lk_lock_reset(&rec_lock);
     for (int s = 1; s < NSIG; s++)
         atomic_store(&owned_sig[s], 0); /* handlers stay; they act as SIG_DFL when not ON */
@@ -939,6 +941,7 @@ lk_agent_start(void)
         goto out;
     }
     lk_procmem_init();
+    (void)lk_site_batch_init(); /* without membarrier, threads add to the sites directly */
     lk_sample_mean = opts.sample_bytes;
     page_mask = (size_t)lk_sys_page_size() - 1;
     int quiet_start = 0;

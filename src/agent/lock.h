@@ -6,14 +6,15 @@
  *
  * Lock order (outer first), never taken in another order:
  *   LK_RANK_RECORDER (agent.c) < LK_RANK_SITES (site_table.c)
- *   < LK_RANK_SHARD (live_map.c, one at a time) < LK_RANK_ARENA (arena.c). */
+ *   < LK_RANK_SHARD (live_map.c, one at a time) < LK_RANK_BATCH (site_batch.c's
+ *   free list) < LK_RANK_ARENA (arena.c). */
 #ifndef LK_LOCK_H
 #define LK_LOCK_H
 
 #include <sched.h>
 #include <stdatomic.h>
 
-enum lk_lock_rank { LK_RANK_RECORDER, LK_RANK_SITES, LK_RANK_SHARD, LK_RANK_ARENA };
+enum lk_lock_rank { LK_RANK_RECORDER, LK_RANK_SITES, LK_RANK_SHARD, LK_RANK_BATCH, LK_RANK_ARENA };
 
 struct lk_lock {
     atomic_int held;

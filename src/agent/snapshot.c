@@ -19,6 +19,7 @@
 #include "live_map.h"
 #include "unwind.h"
 #include "procmem.h"
+#include "site_batch.h"
 #include "site_table.h"
 #include "sys.h"
 
@@ -353,6 +354,7 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
     if (r->fd < 0)
         return;
     uint64_t now = rel_now(r);
+    lk_site_batch_collect(); /* the threads' pending counts into the sites */
     uint32_t nsites = lk_site_count();
     int full = r->full_next;
 
