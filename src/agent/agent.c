@@ -138,6 +138,20 @@ account_free(const struct lk_live_info *li)
     lk_site_batch_free(s, li->period, c, b);
 }
 
+/* errno's address on this thread, for the hooks to keep errno as the
+ * program left it: errno itself is a call to __errno_location through the
+ * PLT, twice per hooked call (1% of perl's run under full tracking). */
+static __thread int *errno_at __attribute__((tls_model("initial-exec")));
+
+static inline int *
+my_errno(void)
+{
+    int *e = errno_at;
+    if (__builtin_expect(!e, 0))
+        e = errno_at = &errno;
+    return e;
+}
+
 /* A tagged block whose tag does not check when it is freed: the program
  * wrote past the end of its block. Said once; the free counts as untracked
  * (its site keeps the block as live). */
@@ -157,7 +171,7 @@ static inline void
 track(void *p, size_t size, enum lk_kind kind, uintptr_t pc, uintptr_t sp)
 {
     struct lk_live_info old;
-    int saved = errno;
+    int *ep = my_errno(), saved = *ep;
     lk_guard = 1;
     int tagged = kind == LK_KIND_HEAP && lk_agent_pad(size);
     if (!tagged)
@@ -176,7 +190,7 @@ track(void *p, size_t size, enum lk_kind kind, uintptr_t pc, uintptr_t sp)
             account_free(&old);
     }
     lk_guard = 0;
-    errno = saved;
+    *ep = saved;
 }
 
 /* Takes p out of the tags or the live map: 1 with *li, 0 when untracked. */
@@ -210,7 +224,7 @@ void
 lk_agent_on_unmap(void *p, size_t len)
 {
     struct lk_live_info li, old;
-    int saved = errno;
+    int *ep = my_errno(), saved = *ep;
     lk_guard = 1;
     len = (len + page_mask) & ~page_mask;
     if (lk_live_map_remove((uintptr_t)p, &li)) {
@@ -230,33 +244,33 @@ lk_agent_on_unmap(void *p, size_t len)
         }
     }
     lk_guard = 0;
-    errno = saved;
+    *ep = saved;
 }
 
 void
 lk_agent_on_free(void *p)
 {
     struct lk_live_info li;
-    int saved = errno;
+    int *ep = my_errno(), saved = *ep;
     lk_guard = 1;
     if (untrack(p, &li))
         account_free(&li);
     else
         atomic_fetch_add_explicit(&untracked_frees, 1, memory_order_relaxed);
     lk_guard = 0;
-    errno = saved;
+    *ep = saved;
 }
 
 int
 lk_agent_untrack(void *p, struct lk_live_info *out)
 {
-    int saved = errno;
+    int *ep = my_errno(), saved = *ep;
     lk_guard = 1;
     int found = untrack(p, out);
     if (found)
         account_free(out);
     lk_guard = 0;
-    errno = saved;
+    *ep = saved;
     return found;
 }
 
@@ -264,7 +278,7 @@ void
 lk_agent_retrack(void *p, const struct lk_live_info *li)
 {
     struct lk_live_info old;
-    int saved = errno;
+    int *ep = my_errno(), saved = *ep;
     lk_guard = 1;
     struct lk_site *s = lk_site_get(li->site);
     int r = s && s->kind == LK_KIND_HEAP && lk_agent_pad(li->size)
@@ -278,7 +292,7 @@ lk_agent_retrack(void *p, const struct lk_live_info *li)
         lk_site_batch_alloc(s, li->size, li->period, c, b);
     }
     lk_guard = 0;
-    errno = saved;
+    *ep = saved;
 }
 
 /* ---- recording ---------------------------------------------------------- */
@@ -640,7 +654,13 @@ lk_agent_usable_size(void *p)
 size_t
 lk_agent_program_usable(void *p)
 {
-    return lk_block_tag_usable(p, lk_agent_usable_size(p));
+    /* Once tracking stopped (after the final snapshot; a fork child that
+     * does not follow), tags are never read again and the program may have
+     * them back: its frees since then left start bytes behind. */
+    size_t n = lk_agent_usable_size(p);
+    if (!p || atomic_load_explicit(&lk_state, memory_order_relaxed) != LK_STATE_ON)
+        return n;
+    return lk_block_tag_usable(p, n);
 }
 
 /* The agent forwards to __libc_malloc, which is glibc's -- unless another

@@ -181,8 +181,18 @@ lk_block_tag_take(void *p, struct lk_live_info *out)
 size_t
 lk_block_tag_usable(const void *p, size_t glibc_usable)
 {
-    return lk_block_tag_has(p) && glibc_usable >= LK_TAG_BYTES ? glibc_usable - LK_TAG_BYTES
-                                                               : glibc_usable;
+    struct lk_live_info li;
+    uintptr_t a = (uintptr_t)p;
+    if (!lk_block_tag_has(p))
+        return glibc_usable;
+    /* A start byte left by a free the agent did not see: the block there
+     * now has no tag, and all of it is the program's. */
+    uint64_t header = ((const uint64_t *)p)[-1];
+    size_t usable = chunk_usable(header);
+    if (usable != glibc_usable || usable < LK_TAG_BYTES || usable > USABLE_MAX ||
+        !decode(a, header, *(const uint64_t *)(a + usable - LK_TAG_BYTES), &li))
+        return glibc_usable;
+    return glibc_usable - LK_TAG_BYTES;
 }
 
 /* ---- walks ---------------------------------------------------------------- */

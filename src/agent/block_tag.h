@@ -46,8 +46,9 @@ int lk_block_tag_take(void *p, struct lk_live_info *out);
 /* 1 when p starts a tagged block (one load, no side effect). */
 int lk_block_tag_has(const void *p);
 
-/* Usable size the program may use in a tagged block: glibc's usable size
- * minus the tag. For malloc_usable_size. */
+/* Usable size the program may use of p: glibc's usable size minus the tag
+ * when p is tagged (its start byte is set and its tag checks). For
+ * malloc_usable_size, while tracking is on. */
 size_t lk_block_tag_usable(const void *p, size_t glibc_usable);
 
 /* Calls fn for every tagged block. Reads the blocks themselves, so only
