@@ -140,6 +140,20 @@ decode(uintptr_t a, uint64_t header, uint64_t tag, struct lk_live_info *out)
     return 1;
 }
 
+/* Reads the tag of the block at a from the block itself: 1 with *out, 0
+ * when the header or the tag do not check. Only for a block that cannot
+ * be freed and unmapped meanwhile (the caller is freeing it, or the world
+ * is stopped). */
+static inline int
+read_tag(uintptr_t a, struct lk_live_info *out)
+{
+    uint64_t header = ((const uint64_t *)a)[-1];
+    size_t usable = chunk_usable(header);
+    if (usable < LK_TAG_BYTES || usable > USABLE_MAX)
+        return 0; /* not a tagged block's header: the tag's address means nothing */
+    return decode(a, header, *(const uint64_t *)(a + usable - LK_TAG_BYTES), out);
+}
+
 /* The start byte of address a, NULL when no leaf covers it (nothing there
  * was ever tagged) or a cannot be a block start. */
 static inline _Atomic uint8_t *
@@ -170,12 +184,7 @@ lk_block_tag_take(void *p, struct lk_live_info *out)
     atomic_store_explicit(sb, 0, memory_order_relaxed);
     /* p is a live glibc block (the program is freeing it): its header and
      * its last bytes are readable. */
-    uint64_t header = ((const uint64_t *)p)[-1];
-    size_t usable = chunk_usable(header);
-    if (usable < LK_TAG_BYTES || usable > USABLE_MAX)
-        return -1;
-    uint64_t tag = *(const uint64_t *)((const char *)p + usable - LK_TAG_BYTES);
-    return decode(a, header, tag, out) ? 1 : -1;
+    return read_tag(a, out) ? 1 : -1;
 }
 
 size_t
@@ -187,10 +196,7 @@ lk_block_tag_usable(const void *p, size_t glibc_usable)
         return glibc_usable;
     /* A start byte left by a free the agent did not see: the block there
      * now has no tag, and all of it is the program's. */
-    uint64_t header = ((const uint64_t *)p)[-1];
-    size_t usable = chunk_usable(header);
-    if (usable != glibc_usable || usable < LK_TAG_BYTES || usable > USABLE_MAX ||
-        !decode(a, header, *(const uint64_t *)(a + usable - LK_TAG_BYTES), &li))
+    if (chunk_usable(((const uint64_t *)a)[-1]) != glibc_usable || !read_tag(a, &li))
         return glibc_usable;
     return glibc_usable - LK_TAG_BYTES;
 }
@@ -275,14 +281,10 @@ visit_direct(uintptr_t a, void *ctx)
 {
     struct each *e = ctx;
     struct lk_live_info li;
-    uint64_t header = ((const uint64_t *)a)[-1];
-    size_t usable = chunk_usable(header);
-    if (usable < LK_TAG_BYTES || usable > USABLE_MAX ||
-        !decode(a, header, *(const uint64_t *)(a + usable - LK_TAG_BYTES), &li)) {
+    if (read_tag(a, &li))
+        e->fn(a, &li, e->ctx);
+    else
         e->bad++;
-        return 0;
-    }
-    e->fn(a, &li, e->ctx);
     return 0;
 }
 
