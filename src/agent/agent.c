@@ -165,8 +165,21 @@ overwritten_tag(void)
                    "of a heap block (its free is not counted)");
 }
 
-/* Records a block of `size` bytes at p: in its tag when the interposer
- * asked glibc for the tag's room (lk_agent_pad), else in the live map. */
+/* Puts a block in its tag when tagged (the interposer asked glibc for the
+ * tag's room: lk_agent_pad) and the tag takes it, else in the live map.
+ * 0; 1 when the live map replaced the entry of a block whose free was
+ * missed (*old, to account as freed; a missed tagged block's tag is lost,
+ * so nothing is returned for it); negative when neither took the block. */
+static inline int
+place(void *p, uint64_t size, uint32_t site, uint32_t per, int tagged, struct lk_live_info *old)
+{
+    int r = tagged ? lk_block_tag_put(p, size, site, per) : -EINVAL;
+    if (r >= 0)
+        return 0;
+    return lk_live_map_insert((uintptr_t)p, size, site, per, old);
+}
+
+/* Records a block of `size` bytes at p. */
 static inline void
 track(void *p, size_t size, enum lk_kind kind, uintptr_t pc, uintptr_t sp)
 {
@@ -179,14 +192,12 @@ track(void *p, size_t size, enum lk_kind kind, uintptr_t pc, uintptr_t sp)
     struct lk_site *s = lk_stack_cache_site(pc, sp, kind, opts.depth);
     if (s) {
         uint32_t per = atomic_load_explicit(&period, memory_order_relaxed);
-        int r = tagged ? lk_block_tag_put(p, size, s->id, per) : -EINVAL;
-        if (r < 0)
-            r = lk_live_map_insert((uintptr_t)p, size, s->id, per, &old);
+        int r = place(p, size, s->id, per, tagged, &old);
         uint64_t c, b;
         weigh(size, kind, &c, &b);
         if (r >= 0)
             lk_site_batch_alloc(s, size, per, c, b);
-        if (r == 1 && !tagged)
+        if (r == 1)
             account_free(&old);
     }
     lk_guard = 0;
@@ -281,12 +292,8 @@ lk_agent_retrack(void *p, const struct lk_live_info *li)
     int *ep = my_errno(), saved = *ep;
     lk_guard = 1;
     struct lk_site *s = lk_site_get(li->site);
-    int r = s && s->kind == LK_KIND_HEAP && lk_agent_pad(li->size)
-                ? lk_block_tag_put(p, li->size, li->site, li->period)
-                : -EINVAL;
-    if (s && r < 0)
-        r = lk_live_map_insert((uintptr_t)p, li->size, li->site, li->period, &old);
-    if (s && r >= 0) {
+    if (s && place(p, li->size, li->site, li->period,
+                   s->kind == LK_KIND_HEAP && lk_agent_pad(li->size), &old) >= 0) {
         uint64_t c, b;
         weigh(li->size, s->kind, &c, &b);
         lk_site_batch_alloc(s, li->size, li->period, c, b);
