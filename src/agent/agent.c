@@ -1,9 +1,10 @@
 /* The agent's lifecycle: start-up from a constructor (options, recording
- * file, tables, snapshot thread), the per-block hooks called by interpose.c,
- * the snapshot thread, fork handling, and the final snapshot at exit or on a
- * fatal signal. Everything here runs with the re-entrancy guard set, so
- * whatever it or libunwind allocates passes through untracked; the recorder
- * lock (outermost rank) serializes writes to the recording. */
+ * file, tables, the agent's task), the per-block hooks called by
+ * interpose.c, the task's snapshot loop, fork handling, and the final
+ * snapshot at exit or on a fatal signal. The hooks and start-up run with
+ * the re-entrancy guard set, so whatever they or libunwind allocate passes
+ * through untracked; the task allocates nothing and keeps task.h's rules;
+ * the recorder lock (outermost rank) serializes writes to the recording. */
 #include "agent.h"
 
 #include <dlfcn.h>
@@ -11,9 +12,9 @@
 #include <errno.h>
 #include <math.h>
 #include <pthread.h>
-#include <semaphore.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/single_threaded.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,25 +32,25 @@
 #include "snapshot.h"
 #include "sys.h"
 #include "stack_cache.h"
+#include "task.h"
 #include "unwind.h"
 
 __thread int lk_guard __attribute__((tls_model("initial-exec")));
 __thread int lk_probe_hit __attribute__((tls_model("initial-exec")));
 atomic_int lk_state;
 
-static atomic_uint period;         /* current period index, advanced by the snapshot thread */
+static atomic_uint period;         /* current period index, advanced by the task */
 static atomic_uint_least64_t untracked_frees;
 static struct lk_options opts;
 static struct lk_recorder rec;
 static struct lk_lock rec_lock = LK_LOCK_INIT;
 static char rec_path[LK_PATH_MAX];
-static sem_t wake;                 /* posted to wake the snapshot thread early */
 static atomic_int fatal_sig;       /* a fatal signal the thread must handle */
 static atomic_uint snap_requested; /* leakscope_snapshot_now() calls so far */
-static atomic_uint snap_written;   /* requests the snapshot thread has served */
+static atomic_uint snap_written;   /* requests the task has served */
 static atomic_int final_done;      /* the final snapshot is written */
 static atomic_uint scan_requested; /* leakscope_scan_now() calls so far */
-static atomic_uint scan_served;    /* of those, how many the snapshot thread served */
+static atomic_uint scan_served;    /* of those, how many the task served */
 static atomic_int scan_last_ok;    /* the last served request wrote a SCAN record */
 static atomic_int scan_sig_hit;    /* the scan signal arrived */
 static uint64_t scan_seq;          /* next SCAN record's number (recorder lock) */
@@ -179,6 +180,43 @@ place(void *p, uint64_t size, uint32_t site, uint32_t per, int tagged, struct lk
     return lk_live_map_insert((uintptr_t)p, size, site, per, old);
 }
 
+/* What the agent's task may not do (task.h), done by the program's threads
+ * from the hooks: the first hook of each period updates the module list
+ * and, while the program has one thread, calls mallinfo2; a hook whose site
+ * is newer than any seen so far updates the module list at once when one of
+ * the new sites' frames lies outside every module (a library dlopen'ed
+ * since), so that the next snapshot can locate them. No agent lock is held
+ * here. mallinfo2 only from a malloc-family hook: an mmap hook may run in a
+ * signal handler that interrupted glibc's malloc, which, single-threaded,
+ * holds no lock that would keep mallinfo2 out. The two words share a line
+ * that the hooks only read. */
+static struct {
+    atomic_uint period;
+    atomic_uint sites;
+} hook_seen __attribute__((aligned(64)));
+
+__attribute__((noinline, cold)) static void
+hook_work(uint32_t per, uint32_t site_id, enum lk_kind kind)
+{
+    unsigned seen = atomic_load(&hook_seen.sites);
+    if (site_id > seen && atomic_compare_exchange_strong(&hook_seen.sites, &seen, site_id)) {
+        int outside = 0;
+        for (uint32_t id = seen + 1; id <= site_id && !outside; id++) {
+            const struct lk_site *s = lk_site_get(id);
+            for (unsigned i = 0; s && i < s->depth && !outside; i++)
+                outside = !lk_modules_covers(s->frames[i]);
+        }
+        if (outside)
+            lk_modules_update();
+    }
+    unsigned p = atomic_load(&hook_seen.period);
+    if (p != per && atomic_compare_exchange_strong(&hook_seen.period, &p, per)) {
+        lk_modules_update();
+        if (__libc_single_threaded && kind == LK_KIND_HEAP)
+            lk_procmem_mallinfo(LK_PROCMEM_RATED);
+    }
+}
+
 /* Records a block of `size` bytes at p. */
 static inline void
 track(void *p, size_t size, enum lk_kind kind, uintptr_t pc, uintptr_t sp)
@@ -199,6 +237,10 @@ track(void *p, size_t size, enum lk_kind kind, uintptr_t pc, uintptr_t sp)
             lk_site_batch_alloc(s, size, per, c, b);
         if (r == 1)
             account_free(&old);
+        if (__builtin_expect(per != atomic_load_explicit(&hook_seen.period, memory_order_relaxed) ||
+                                 s->id > atomic_load_explicit(&hook_seen.sites, memory_order_relaxed),
+                             0))
+            hook_work(per, s->id, kind);
     }
     lk_guard = 0;
     *ep = saved;
@@ -489,6 +531,8 @@ scan_now(const char **note, int from_agent_thread)
 static void
 finish(enum lk_end_reason reason, uint64_t code, struct lk_scan_result *res, const char *note)
 {
+    if (!lk_task_is_self())
+        lk_modules_update(); /* the exiting thread: modules dlopen'ed since the last hook */
     lk_lock(&rec_lock);
     if (atomic_load(&lk_state) == LK_STATE_ON) {
         atomic_store(&lk_state, LK_STATE_STOPPED);
@@ -503,7 +547,7 @@ finish(enum lk_end_reason reason, uint64_t code, struct lk_scan_result *res, con
     atomic_store(&final_done, 1);
 }
 
-/* ---- the snapshot thread ------------------------------------------------ */
+/* ---- the agent's task ----------------------------------------------------- */
 
 /* Which scan this period, if any: a leakscope_scan_now() call, the scan
  * signal, a request file (`leakscope scan PID` creates RECORDING.scan; the
@@ -527,7 +571,10 @@ scan_due(uint32_t per, int tick, unsigned *want)
     return -1;
 }
 
-static void *
+/* The snapshot loop, on the agent's task (task.h's rules). The guard is in
+ * the task's own thread area: an allocation here, which the rules forbid,
+ * would pass through untracked. */
+static int
 snapshot_main(void *arg)
 {
     (void)arg;
@@ -536,11 +583,10 @@ snapshot_main(void *arg)
     uint64_t step = (uint64_t)opts.period_ms * 1000000ull;
     uint64_t next = lk_sys_now_ns() + step;
     for (;;) {
-        struct timespec ts = {(time_t)(next / 1000000000ull), (long)(next % 1000000000ull)};
-        int r = sem_clockwait(&wake, CLOCK_MONOTONIC, &ts);
-        (void)r;
+        lk_task_wait_until(next);
         if (atomic_load(&lk_state) != LK_STATE_ON)
             break;
+        lk_task_follow_creds();
         int sig = atomic_load(&fatal_sig);
         if (sig) {
             finish(LK_END_SIGNAL, (uint64_t)sig, NULL, NULL);
@@ -579,24 +625,13 @@ snapshot_main(void *arg)
             atomic_store(&scan_served, scan_want);
         }
     }
-    return NULL;
+    return 0;
 }
 
 static int
 start_thread(void)
 {
-    pthread_t t;
-    pthread_attr_t attr;
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_SETMASK, &all, &old); /* the thread inherits "all blocked" */
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    pthread_attr_setstacksize(&attr, 256 * 1024);
-    int err = pthread_create(&t, &attr, snapshot_main, NULL);
-    pthread_attr_destroy(&attr);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    return -err;
+    return lk_task_start(snapshot_main, NULL);
 }
 
 int
@@ -611,7 +646,7 @@ lk_agent_snapshot_now(void)
     if (atomic_load(&lk_state) != LK_STATE_ON)
         return -1;
     unsigned want = atomic_fetch_add(&snap_requested, 1) + 1;
-    sem_post(&wake);
+    lk_task_wake();
     for (int i = 0; i < 1000; i++) {
         if ((int)(atomic_load(&snap_written) - want) >= 0)
             return 0;
@@ -627,7 +662,7 @@ lk_agent_scan_now(void)
     if (atomic_load(&lk_state) != LK_STATE_ON)
         return -1;
     unsigned want = atomic_fetch_add(&scan_requested, 1) + 1;
-    sem_post(&wake);
+    lk_task_wake();
     for (int i = 0; i < 120000; i++) { /* a scan of a large heap takes seconds */
         if ((int)(atomic_load(&scan_served) - want) >= 0)
             return atomic_load(&scan_last_ok) ? 0 : -1;
@@ -717,11 +752,11 @@ die_by(int sig)
     raise(sig);
 }
 
-/* A fatal signal whose default action we replaced: let the snapshot thread
+/* A fatal signal whose default action we replaced: let the agent's task
  * write the final snapshot (at most 5 s), then die by the same signal, so
  * the exit status is what it would have been. Async-signal-safe. The signal
  * may have interrupted the agent itself on this thread (a busy allocator
- * mostly is inside the agent): the snapshot thread takes no lock such code
+ * mostly is inside the agent): the agent's task takes no lock such code
  * holds, except live-map shards, which it skips when they stay held. */
 static void
 on_fatal_signal(int sig)
@@ -729,9 +764,9 @@ on_fatal_signal(int sig)
     int expected = 0;
     if (atomic_load(&lk_state) == LK_STATE_ON &&
         atomic_compare_exchange_strong(&fatal_sig, &expected, sig)) {
-        sem_post(&wake);
+        lk_task_wake();
         /* A deadline, not a count of naps: on a loaded machine each 1 ms
-         * nap lasts longer, and a busy snapshot thread needs longer too. */
+         * nap lasts longer, and a busy task needs longer too. */
         uint64_t until = lk_sys_now_ns() + 5000000000ull;
         while (!atomic_load(&final_done) && lk_sys_now_ns() < until) {
             struct timespec ts = {0, 1000000};
@@ -753,7 +788,7 @@ on_scan_signal(int sig)
     }
     int saved = errno;
     atomic_store(&scan_sig_hit, 1);
-    sem_post(&wake);
+    lk_task_wake();
     errno = saved;
 }
 
@@ -870,6 +905,8 @@ fork_child(void)
     lk_live_map_reset_locks();
     lk_site_table_reset_locks();
     lk_site_batch_after_fork();
+    lk_modules_after_fork();
+    lk_procmem_after_fork();
     lk_lock_reset(&rec_lock);
     for (int s = 1; s < NSIG; s++)
         atomic_store(&owned_sig[s], 0); /* handlers stay; they act as SIG_DFL when not ON */
@@ -885,8 +922,6 @@ fork_child(void)
         memcpy(rec_path, path, sizeof path);
         if (fd >= 0) {
             fill_info(LK_INFO_FORK_CHILD);
-            sem_destroy(&wake);
-            sem_init(&wake, 0, 0);
             if (lk_snapshot_open(&rec, lk_sys_fd_high(fd), &info) == 0 && start_thread() == 0) {
                 lk_guard--;
                 return;
@@ -968,6 +1003,9 @@ lk_agent_start(void)
         goto out;
     }
     lk_procmem_init();
+    const uint32_t *tcb = (const uint32_t *)dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread");
+    if (tcb)
+        lk_scan_set_tcb_size(*tcb);
     (void)lk_site_batch_init(); /* without membarrier, threads add to the sites directly */
     lk_sample_mean = opts.sample_bytes;
     page_mask = (size_t)lk_sys_page_size() - 1;
@@ -1005,12 +1043,11 @@ lk_agent_start(void)
         lk_snapshot_note(&rec, LK_NOTE_ERROR, m);
         lk_sys_log(m);
     }
-    sem_init(&wake, 0, 0);
     pthread_atfork(fork_prepare, fork_parent, fork_child);
     on_exit(on_exit_handler, NULL);
     own_signals();
     if (start_thread() < 0) {
-        lk_sys_log("cannot start the snapshot thread; the program runs without tracking");
+        lk_sys_log("cannot start the agent's task; the program runs without tracking");
         lk_snapshot_close(&rec);
         goto out;
     }

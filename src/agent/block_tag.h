@@ -60,7 +60,7 @@ size_t lk_block_tag_foreach(void (*fn)(uintptr_t addr, const struct lk_live_info
 /* The same while other threads allocate and free: blocks are read with
  * process_vm_readv, so a block freed and unmapped meanwhile is skipped
  * instead of faulting; a block freed meanwhile may still be reported
- * (its tag checked). For the snapshot thread's live size classes. */
+ * (its tag checked). For the agent's task's live size classes. */
 size_t lk_block_tag_foreach_live(void (*fn)(uintptr_t addr, const struct lk_live_info *info,
                                             void *ctx),
                                  void *ctx);

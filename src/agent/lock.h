@@ -51,7 +51,7 @@ lk_lock(struct lk_lock *l)
 }
 
 /* Takes the lock unless it stays held through `tries` yields: 1 when taken.
- * For the snapshot thread, whose holder may be a thread stopped in a signal
+ * For the agent's task, whose holder may be a thread stopped in a signal
  * handler for good. */
 static inline int
 lk_lock_try(struct lk_lock *l, int tries)

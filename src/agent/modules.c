@@ -1,14 +1,22 @@
 /* Module list from dl_iterate_phdr: path, load bias, address range of the
  * PT_LOAD segments and the GNU build-id note read from memory. Modules are
  * never forgotten, only marked gone, so stacks captured before a dlclose
- * still resolve. Storage is one mmap'd array (no malloc, no arena), used by
- * the snapshot thread and by agent start-up only. */
+ * still resolve. Storage is one mmap'd array (no malloc, no arena).
+ *
+ * The agent's task may not call dl_iterate_phdr (task.h: the loader's lock
+ * is a recursive mutex that reads the caller's thread descriptor), so the
+ * program's threads update the list (start-up, the hooks once per period
+ * and when a new site has a frame outside every module, the final snapshot)
+ * and the task only reads it. An entry is written whole before nmods
+ * publishes it, and afterwards only its present flag changes; one thread
+ * updates at a time (a try-lock: the others skip). */
 #include "modules.h"
 
 #include <elf.h>
 #include <errno.h>
 #include <stddef.h>
 #include <link.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #include "sys.h"
@@ -19,7 +27,7 @@
 struct mod {
     uint64_t id;
     uintptr_t base, lo, hi;
-    int present;   /* seen in the latest scan */
+    _Atomic int present; /* seen in the latest scan */
     int written;   /* MODULE record written to the current recording */
     int gone_written;
     int seen;      /* scratch for a scan */
@@ -29,7 +37,9 @@ struct mod {
 };
 
 static struct mod *mods;
-static unsigned nmods;
+static _Atomic unsigned nmods;
+static atomic_int updating;
+static _Atomic unsigned hint; /* the module of the latest lk_modules_covers hit */
 static unsigned long long last_adds = ~0ull, last_subs = ~0ull;
 static char exe_path[PATH_CAP];
 
@@ -80,19 +90,20 @@ scan_cb(struct dl_phdr_info *info, size_t size, void *ctx)
     }
     if (hi == 0)
         return 0;
-    for (unsigned i = 0; i < nmods; i++) {
+    unsigned n = atomic_load_explicit(&nmods, memory_order_relaxed); /* the updater's own */
+    for (unsigned i = 0; i < n; i++) {
         struct mod *m = &mods[i];
-        if (m->present && m->base == info->dlpi_addr && m->lo == lo &&
-            !strncmp(m->path, name, PATH_CAP - 1)) {
+        if (atomic_load_explicit(&m->present, memory_order_relaxed) && m->base == info->dlpi_addr &&
+            m->lo == lo && !strncmp(m->path, name, PATH_CAP - 1)) {
             m->seen = 1;
             return 0;
         }
     }
-    if (nmods >= MAX_MODULES)
+    if (n >= MAX_MODULES)
         return 0;
-    struct mod *m = &mods[nmods];
+    struct mod *m = &mods[n];
     memset(m, 0, sizeof *m);
-    m->id = ++nmods;
+    m->id = n + 1;
     m->base = info->dlpi_addr;
     m->lo = lo;
     m->hi = hi;
@@ -101,18 +112,20 @@ scan_cb(struct dl_phdr_info *info, size_t size, void *ctx)
     for (size_t k = 0; k < PATH_CAP - 1 && name[k]; k++)
         m->path[k] = name[k];
     read_build_id(info, m);
+    atomic_store_explicit(&nmods, n + 1, memory_order_release); /* published whole */
     return 0;
 }
 
 static void
 scan(void)
 {
-    for (unsigned i = 0; i < nmods; i++)
+    unsigned n = atomic_load_explicit(&nmods, memory_order_relaxed);
+    for (unsigned i = 0; i < n; i++)
         mods[i].seen = 0;
     dl_iterate_phdr(scan_cb, NULL);
-    for (unsigned i = 0; i < nmods; i++)
+    for (unsigned i = 0; i < n; i++)
         if (!mods[i].seen)
-            mods[i].present = 0;
+            atomic_store_explicit(&mods[i].present, 0, memory_order_release);
 }
 
 static int
@@ -137,7 +150,7 @@ lk_modules_init(uintptr_t self_addr, uintptr_t *self_lo, uintptr_t *self_hi)
     lk_sys_readlink("/proc/self/exe", exe_path, sizeof exe_path);
     scan();
     *self_lo = *self_hi = 0;
-    for (unsigned i = 0; i < nmods; i++)
+    for (unsigned i = 0; i < atomic_load(&nmods); i++)
         if (mods[i].present && self_addr >= mods[i].lo && self_addr < mods[i].hi) {
             *self_lo = mods[i].lo;
             *self_hi = mods[i].hi;
@@ -146,10 +159,10 @@ lk_modules_init(uintptr_t self_addr, uintptr_t *self_lo, uintptr_t *self_hi)
 }
 
 void
-lk_modules_refresh(struct lk_writer *w, uint64_t time_ns, int rewrite_all)
+lk_modules_update(void)
 {
     unsigned long long v[2] = {0, 0};
-    if (!mods)
+    if (!mods || atomic_exchange_explicit(&updating, 1, memory_order_acquire))
         return;
     dl_iterate_phdr(adds_cb, v);
     if (v[0] != last_adds || v[1] != last_subs) {
@@ -157,7 +170,39 @@ lk_modules_refresh(struct lk_writer *w, uint64_t time_ns, int rewrite_all)
         last_subs = v[1];
         scan();
     }
-    for (unsigned i = 0; i < nmods; i++) {
+    atomic_store_explicit(&updating, 0, memory_order_release);
+}
+
+int
+lk_modules_covers(uintptr_t addr)
+{
+    unsigned n = atomic_load_explicit(&nmods, memory_order_acquire);
+    unsigned h = atomic_load_explicit(&hint, memory_order_relaxed);
+    for (unsigned k = 0; k < n; k++) {
+        unsigned i = (h + k) % n;
+        const struct mod *m = &mods[i];
+        if (addr >= m->lo && addr < m->hi && atomic_load_explicit(&m->present, memory_order_acquire)) {
+            if (i != h)
+                atomic_store_explicit(&hint, i, memory_order_relaxed);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void
+lk_modules_after_fork(void)
+{
+    atomic_store(&updating, 0);
+}
+
+void
+lk_modules_refresh(struct lk_writer *w, uint64_t time_ns, int rewrite_all)
+{
+    if (!mods)
+        return;
+    unsigned n = atomic_load_explicit(&nmods, memory_order_acquire);
+    for (unsigned i = 0; i < n; i++) {
         struct mod *m = &mods[i];
         if (rewrite_all) {
             m->written = 0;
@@ -172,7 +217,7 @@ lk_modules_refresh(struct lk_writer *w, uint64_t time_ns, int rewrite_all)
             lk_write_module(w, &rec);
             m->written = 1;
         }
-        if (!m->present && !m->gone_written) {
+        if (!atomic_load_explicit(&m->present, memory_order_acquire) && !m->gone_written) {
             lk_write_module_gone(w, m->id, time_ns);
             m->gone_written = 1;
         }
@@ -184,15 +229,17 @@ lk_modules_locate(uintptr_t addr)
 {
     struct lk_frame f = {0, addr};
     int best_present = 0;
-    for (unsigned i = 0; i < nmods; i++) {
+    unsigned n = mods ? atomic_load_explicit(&nmods, memory_order_acquire) : 0;
+    for (unsigned i = 0; i < n; i++) {
         struct mod *m = &mods[i];
         if (addr < m->lo || addr >= m->hi)
             continue;
-        if (f.module && best_present && !m->present)
+        int present = atomic_load_explicit(&m->present, memory_order_acquire);
+        if (f.module && best_present && !present)
             continue;
         f.module = m->id;
         f.offset = addr - m->base;
-        best_present = m->present;
+        best_present = present;
     }
     return f;
 }

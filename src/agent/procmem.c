@@ -2,23 +2,40 @@
  * /proc/self/statm, anonymous/file/swap bytes from smaps_rollup, the thread
  * count from /proc/self/stat, the cgroup's limit and usage, and glibc's
  * allocator statistics from mallinfo2(). Everything is parsed by hand from
- * stack buffers: no allocation, no stdio. Called from the snapshot thread
- * with no agent lock held. */
+ * stack buffers: no allocation, no stdio. Called with no agent lock held.
+ *
+ * mallinfo2 is not for the agent's task while the program is
+ * single-threaded: glibc's malloc then takes no arena lock, so the lock
+ * mallinfo2 takes would not keep the program out of the lists it walks.
+ * The program's thread calls it then (lk_procmem_mallinfo from the hooks,
+ * once per period; the final snapshot at exit), and the task uses the latest
+ * values. Once the program started a thread (a full period before, as
+ * pthread_create clears __libc_single_threaded before the new thread's
+ * set-up makes malloc take its locks), the task calls it as a pthread would. */
 #include "procmem.h"
 
 #include <malloc.h>
+#include <stdatomic.h>
 #include <string.h>
+#include <sys/single_threaded.h>
+#include <sys/syscall.h>
 
 #include "base/fmt.h"
 #include "sys.h"
+#include "task.h"
 
 #define PATH_CAP 512
 
 static char cg_limit_path[PATH_CAP], cg_usage_path[PATH_CAP];
 static uint64_t mem_total;
-static struct mallinfo2 mi_last;   /* latest mallinfo2() result */
-static uint64_t mi_next_ns;        /* not called again before this time */
-static uint64_t mi_cost_ns;        /* what the latest call cost */
+/* The latest mallinfo2() result under a sequence count (odd while being
+ * written); one writer at a time (mi_writing), the others skip. */
+static struct mallinfo2 mi_last;
+static _Atomic unsigned mi_seq;
+static atomic_int mi_writing;
+static uint64_t mi_next_ns; /* not called again before this time */
+static uint64_t mi_cost_ns; /* what the latest call cost */
+static uint64_t mt_seen_ns; /* the task first saw the program multi-threaded */
 
 static uint64_t
 parse_u64(const char **pp)
@@ -97,6 +114,22 @@ lk_procmem_init(void)
     }
 }
 
+/* May this thread call mallinfo2 now (above)? */
+static int
+may_call_here(void)
+{
+    if (!lk_task_is_self())
+        return 1;
+    if (__libc_single_threaded) {
+        mt_seen_ns = 0;
+        return 0;
+    }
+    uint64_t now = lk_sys_now_ns();
+    if (!mt_seen_ns)
+        mt_seen_ns = now;
+    return now - mt_seen_ns >= 1000000000ull;
+}
+
 void
 lk_procmem_read(uint64_t proc[LK_PROC_NFIELDS], enum lk_procmem_mi how)
 {
@@ -124,6 +157,31 @@ lk_procmem_read(uint64_t proc[LK_PROC_NFIELDS], enum lk_procmem_mi how)
     proc[LK_PROC_CG_LIMIT] = read_u64_file(cg_limit_path);
     proc[LK_PROC_CG_USAGE] = read_u64_file(cg_usage_path);
     proc[LK_PROC_MEM_TOTAL] = mem_total;
+    struct mallinfo2 mi;
+    if (how != LK_PROCMEM_CACHED && may_call_here())
+        lk_procmem_mallinfo(how);
+    /* A bounded wait: the writer may be a thread that a fatal signal stopped
+     * in the middle (its handler waits for this very snapshot); then the
+     * copy may be torn, which costs one snapshot's allocator figures. */
+    for (int tries = 0;; tries++) {
+        unsigned seq = atomic_load_explicit(&mi_seq, memory_order_acquire);
+        mi = mi_last;
+        atomic_thread_fence(memory_order_acquire);
+        if ((!(seq & 1) && atomic_load_explicit(&mi_seq, memory_order_relaxed) == seq) ||
+            tries == 1000)
+            break;
+        lk_sys_call6(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+    }
+    proc[LK_PROC_MI_ARENA] = mi.arena;
+    proc[LK_PROC_MI_HBLKHD] = mi.hblkhd;
+    proc[LK_PROC_MI_UORD] = mi.uordblks;
+    proc[LK_PROC_MI_FORD] = mi.fordblks;
+    proc[LK_PROC_MI_KEEP] = mi.keepcost;
+}
+
+void
+lk_procmem_mallinfo(enum lk_procmem_mi how)
+{
     /* mallinfo2 walks every free chunk under the arena lock, stalling the
      * program's mallocs meanwhile: 30 ms with a million free chunks (perl
      * after dropping 300k hashes). So it is called at most once per 100
@@ -133,17 +191,25 @@ lk_procmem_read(uint64_t proc[LK_PROC_NFIELDS], enum lk_procmem_mi how)
      * snapshot, where it is never called: the signal may have stopped a
      * thread inside malloc holding its arena's lock for good (test_signal_storm
      * waited out the 5 s deadline that way, gdb showed, once in ~100 runs). */
+    if (how == LK_PROCMEM_CACHED || atomic_exchange_explicit(&mi_writing, 1, memory_order_acquire))
+        return;
     uint64_t now = lk_sys_now_ns();
-    if (how != LK_PROCMEM_CACHED &&
-        (now >= mi_next_ns || (how == LK_PROCMEM_FRESH && mi_cost_ns < 2000000))) {
-        mi_last = mallinfo2();
+    if (now >= mi_next_ns || (how == LK_PROCMEM_FRESH && mi_cost_ns < 2000000)) {
+        struct mallinfo2 mi = mallinfo2();
         mi_cost_ns = lk_sys_now_ns() - now;
         mi_next_ns = now + mi_cost_ns * 100;
+        atomic_fetch_add_explicit(&mi_seq, 1, memory_order_relaxed);
+        atomic_thread_fence(memory_order_release);
+        mi_last = mi;
+        atomic_fetch_add_explicit(&mi_seq, 1, memory_order_release);
     }
-    const struct mallinfo2 mi = mi_last;
-    proc[LK_PROC_MI_ARENA] = mi.arena;
-    proc[LK_PROC_MI_HBLKHD] = mi.hblkhd;
-    proc[LK_PROC_MI_UORD] = mi.uordblks;
-    proc[LK_PROC_MI_FORD] = mi.fordblks;
-    proc[LK_PROC_MI_KEEP] = mi.keepcost;
+    atomic_store_explicit(&mi_writing, 0, memory_order_release);
+}
+
+void
+lk_procmem_after_fork(void)
+{
+    atomic_store(&mi_writing, 0);
+    if (atomic_load(&mi_seq) & 1)
+        atomic_fetch_add(&mi_seq, 1);
 }

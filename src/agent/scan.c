@@ -1,4 +1,4 @@
-/* The scan's stop-the-world (docs/SCAN.md). The caller (snapshot thread, or
+/* The scan's stop-the-world (docs/SCAN.md). The caller (the agent's task, or
  * the exiting thread) takes the live map's locks and clones a tracer task
  * that shares its memory but is not a thread of the program; the tracer
  * PTRACE_SEIZEs and interrupts every other thread, reads their registers,
@@ -45,6 +45,13 @@
 
 static _Atomic int agent_tid;
 static _Atomic uintptr_t agent_sp;
+static uint32_t tcb_size;
+
+void
+lk_scan_set_tcb_size(uint32_t size)
+{
+    tcb_size = size;
+}
 
 void
 lk_scan_set_agent_thread(void)
@@ -295,8 +302,8 @@ lk_scan_run(const struct lk_scan_params *p, const char **note)
     size_t len = offsetof(struct lk_scan_result, sites) +
                  (size_t)max_sites * sizeof(struct lk_scan_site_res);
     len = (len + 4095) & ~(size_t)4095;
-    void *m = lk_sys_raw_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    if (m == MAP_FAILED)
+    void *m = lk_sys_map_anon(len, 1);
+    if (!m)
         return NULL;
     struct lk_scan_result *r = m;
     r->map_len = len;
@@ -304,13 +311,14 @@ lk_scan_run(const struct lk_scan_params *p, const char **note)
     r->caller_tid = (int)sc(SYS_gettid, 0, 0, 0, 0);
     r->agent_tid = atomic_load(&agent_tid);
     r->agent_sp = atomic_load(&agent_sp);
+    r->tcb_size = tcb_size;
     r->caller_sp = p->caller_is_agent ? 0 : (uintptr_t)&local;
     r->interior = p->interior;
     r->content = p->content > LK_SCAN_CONTENT ? LK_SCAN_CONTENT : p->content;
     r->max_sites = max_sites;
     char *stack = lk_sys_mmap(TRACER_STACK);
     if (!stack) {
-        lk_sys_raw_munmap(m, len);
+        lk_sys_unmap(m, len);
         return NULL;
     }
     /* The tracer inherits the signal mask: all blocked, so no handler of
@@ -333,7 +341,7 @@ lk_scan_run(const struct lk_scan_params *p, const char **note)
         /* Not CLONE_FILES: the tracer's descriptors (a /proc directory) must
          * not take a number the program is about to get from open(). */
         tracer = lk_sys_clone_on(CLONE_VM | CLONE_FS | CLONE_UNTRACED, stack + TRACER_STACK,
-                                 tracer_main, r);
+                                 tracer_main, r, NULL);
         if (tracer > 0) {
             if (yama == 1)
                 sc(SYS_prctl, PR_SET_PTRACER_, tracer, 0, 0);
@@ -361,7 +369,7 @@ lk_scan_run(const struct lk_scan_params *p, const char **note)
     if (empty)
         return r;
     if (tracer <= 0 || !r->scanned) {
-        lk_sys_raw_munmap(m, len);
+        lk_sys_unmap(m, len);
         return NULL;
     }
     if (r->refused)
@@ -375,7 +383,7 @@ void
 lk_scan_release(struct lk_scan_result *r)
 {
     if (r)
-        lk_sys_raw_munmap(r, r->map_len);
+        lk_sys_unmap(r, r->map_len);
 }
 
 void

@@ -16,12 +16,18 @@ struct lk_scan_result;
 struct lk_scan_params {
     int interior;         /* a pointer into a block's middle keeps it */
     unsigned content;     /* content bytes per sample, 0 = none, at most LK_SCAN_CONTENT */
-    int caller_is_agent;  /* the caller is the snapshot thread (its stack is not a root) */
+    int caller_is_agent;  /* the caller is the agent's task (its stack is not a root) */
 };
 
-/* The snapshot thread says who it is once, so that a scan from another
+/* The agent's task says who it is once, so that a scan from another
  * thread (at exit) leaves its stack and registers out of the roots. */
 void lk_scan_set_agent_thread(void);
+
+/* The size of glibc's thread descriptor (libthread_db's
+ * _thread_db_sizeof_pthread), from start-up: the part of an exited
+ * thread's cached stack that is still live, when no live thread of the
+ * program shows it (the agent's task has no descriptor of its own). */
+void lk_scan_set_tcb_size(uint32_t size);
 
 /* Runs one scan: takes every live-map lock (gives up, returning NULL, when
  * one stays held), stops the other threads, copies the process, resumes it

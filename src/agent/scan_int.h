@@ -45,7 +45,8 @@ struct lk_scan_result {
     size_t map_len;          /* bytes of this mapping */
     /* in: set by the caller before the tracer starts */
     int pid, caller_tid, agent_tid;
-    uintptr_t agent_sp;      /* an address in the snapshot thread's stack, 0 = unknown */
+    uintptr_t agent_sp;      /* an address in the agent's task's stack, 0 = unknown */
+    uint32_t tcb_size;       /* glibc's thread descriptor, 0 = unknown */
     uintptr_t caller_sp;     /* the caller's stack pointer, when its stack is a root */
     int interior;
     unsigned content;

@@ -490,19 +490,24 @@ map_of(uintptr_t a)
 
 /* glibc puts a thread's descriptor (struct pthread, where fs_base points)
  * at the top of its stack mapping, static TLS below it. Its size, from a
- * stopped thread: the descriptor of a dead thread whose stack glibc caches
- * still holds its dtv (a malloc'd block glibc reuses), but its static TLS
- * holds nothing live. 0 when unknown. */
+ * stopped thread, else from libthread_db's symbol: the descriptor of a dead
+ * thread whose stack glibc caches still holds its dtv (a malloc'd block
+ * glibc reuses), but its static TLS holds nothing live. The agent's task
+ * has a thread area of its own (task.c), which is no stack's top. 0 when
+ * unknown. */
 static uintptr_t
 tcb_span(void)
 {
     uintptr_t span = 0;
     for (int i = 0; i < R->nthreads; i++) {
         const struct lk_scan_thread *t = &R->thr[i];
-        const struct map *m = t->have_regs ? map_of((uintptr_t)t->regs[21]) : NULL;
+        const struct map *m =
+            t->have_regs && t->tid != R->agent_tid ? map_of((uintptr_t)t->regs[21]) : NULL;
         if (m && m->stacklike && m->hi - (uintptr_t)t->regs[21] > span)
             span = m->hi - (uintptr_t)t->regs[21];
     }
+    if (!span)
+        span = R->tcb_size;
     return span < 65536 ? span : 0;
 }
 
@@ -527,8 +532,13 @@ scan_roots(void)
         int is_stack = !__builtin_strcmp(m->name, "[stack]");
         if (m->name[0] && !is_stack && __builtin_strcmp(m->name, "[heap]") != 0)
             continue; /* [vvar], [vsyscall], ... */
-        if (R->agent_sp >= m->lo && R->agent_sp < m->hi)
-            continue; /* the snapshot thread's stack */
+        if (R->agent_sp >= m->lo && R->agent_sp < m->hi) {
+            /* the agent's task's stack (an own range, taken out), and what
+             * the kernel merged with it: plain memory, though the mapping
+             * sits above the stack's guard page */
+            root_minus_agent(m->lo, m->hi, RET(LK_RET_OTHER, 0));
+            continue;
+        }
         int caller;
         uintptr_t sp = sp_in(m->lo, m->hi, &caller);
         if (sp) { /* a live thread's stack, from its stack pointer (less the red zone) */

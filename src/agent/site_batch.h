@@ -2,7 +2,7 @@
  * its thread's batch with plain stores instead of locked additions to the
  * shared site (on this project's Xeon VM those `lock add`s were the largest
  * part of what full tracking still cost on perl: docs/UNWIND.md, section 9);
- * the snapshot thread collects every batch into the sites before it reads
+ * the agent's task collects every batch into the sites before it reads
  * them, so snapshots see exact counts, idle and exited threads' included.
  * The hand-over is an asymmetric Dekker protocol: the owner marks itself
  * busy and checks a steal flag with compiler barriers only; the collector

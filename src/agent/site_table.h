@@ -35,10 +35,10 @@ struct lk_site {
     uint32_t id;       /* 1..LK_MAX_SITES, index in the id table */
     uint16_t depth;    /* frames[] entries */
     uint8_t kind;      /* lk_kind */
-    uint8_t written;   /* STACK record written (snapshot thread only) */
+    uint8_t written;   /* STACK record written (the agent's task only) */
     struct lk_cohort_ctr c[LK_COHORTS];          /* by birth cohort */
     atomic_uint_least64_t hist[LK_SIZE_CLASSES]; /* allocations per size class */
-    uint64_t last_allocs, last_frees, last_died_bytes; /* as last written (snapshot thread) */
+    uint64_t last_allocs, last_frees, last_died_bytes; /* as last written (the agent's task) */
     uint64_t last_live_bytes, last_live_count;
     uintptr_t frames[];                           /* return addresses, innermost first */
 };

@@ -1,5 +1,5 @@
 /* Writing the recording: the file, its header and INFO, and one snapshot per
- * period (docs/FORMAT.md). Used by the snapshot thread and by the exit path,
+ * period (docs/FORMAT.md). Used by the agent's task and by the exit path,
  * always under the recorder lock held by agent.c. */
 #ifndef LK_SNAPSHOT_H
 #define LK_SNAPSHOT_H

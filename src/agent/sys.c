@@ -1,14 +1,13 @@
-/* The agent's system calls. Thin wrappers over glibc's syscall stubs (none of
- * which allocate), plus a fault-injection counter for writes that tests use
- * to check that a failing disk never reaches the host. Async-signal-safe
- * except lk_sys_log's repeat counter, which is a relaxed atomic. */
+/* The agent's system calls, raw (see below), plus a fault-injection counter
+ * for writes that tests use to check that a failing disk never reaches the
+ * host. Async-signal-safe except lk_sys_log's repeat counter, which is a
+ * relaxed atomic. */
 #include "sys.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdatomic.h>
-#include <stdio.h> /* rename(2) only: no stream is used */
 #include <stdlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -69,8 +68,8 @@ lk_sys_own_ranges(struct lk_sys_range *out, size_t max)
 void *
 lk_sys_mmap(size_t len)
 {
-    void *p = lk_sys_raw_mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (p == MAP_FAILED)
+    void *p = lk_sys_map_anon(len, 0);
+    if (!p)
         return NULL;
     own_add((uintptr_t)p, len);
     return p;
@@ -81,13 +80,14 @@ lk_sys_munmap(void *p, size_t len)
 {
     if (p) {
         own_remove((uintptr_t)p);
-        lk_sys_raw_munmap(p, len);
+        lk_sys_unmap(p, len);
     }
 }
 
-/* lk_sys_clone_on(flags, stack_top, fn, arg): rdi, rsi, rdx, rcx. fn and arg
- * are put on the new stack before the call, so the child, which returns from
- * the syscall on that stack, can pop them; the parent returns normally. */
+/* lk_sys_clone_on(flags, stack_top, fn, arg, tls): rdi, rsi, rdx, rcx, r8.
+ * fn and arg are put on the new stack before the call, so the child, which
+ * returns from the syscall on that stack, can pop them; the parent returns
+ * normally. tls stays in r8, clone's fifth argument. */
 __asm__(".text\n"
         ".p2align 4\n"
         ".globl lk_sys_clone_on\n"
@@ -101,7 +101,6 @@ __asm__(".text\n"
         "    mov $56, %eax\n" /* SYS_clone(flags, newsp, ptid, ctid, tls) */
         "    xor %edx, %edx\n"
         "    xor %r10d, %r10d\n"
-        "    xor %r8d, %r8d\n"
         "    syscall\n"
         "    test %rax, %rax\n"
         "    jnz 1f\n"
@@ -137,9 +136,42 @@ lk_sys_raw_sigaction(int sig, void (*handler)(int), unsigned long flags)
     return (int)lk_sys_call6(SYS_rt_sigaction, sig, (long)&ksa, 0, 8, 0, 0);
 }
 
-/* Raw system calls: the agent interposes mmap/munmap/mremap, and glibc's
- * own entry points for them are private, so both the interposers and the
- * agent's own mappings go to the kernel directly. */
+/* Every call below is a raw system call (lk_sys_call6): no glibc wrapper,
+ * so none writes errno or touches the thread's TLS, and none is a
+ * cancellation point. The agent's own task (task.c) is a clone that glibc
+ * does not know, with a blank thread descriptor of its own: glibc's
+ * wrappers read that descriptor (cancellation state), and the hooks,
+ * which also make these calls, must leave the program's errno alone. The
+ * functions that the interposers call for the program
+ * (lk_sys_raw_mmap and friends) set errno on failure, as the program
+ * expects; they run on the program's threads only. */
+#define SC(nr, a, b, c) lk_sys_call6((nr), (long)(a), (long)(b), (long)(c), 0, 0, 0)
+#define AT_FDCWD_ (-100)
+
+static long
+as_errno(long r)
+{
+    if (r < 0 && r > -4096) {
+        errno = (int)-r;
+        return -1;
+    }
+    return r;
+}
+
+void *
+lk_sys_map_anon(size_t len, int shared)
+{
+    long r = lk_sys_call6(SYS_mmap, 0, (long)len, PROT_READ | PROT_WRITE,
+                          (shared ? MAP_SHARED : MAP_PRIVATE) | MAP_ANONYMOUS, -1, 0);
+    return r < 0 && r > -4096 ? NULL : (void *)r;
+}
+
+void
+lk_sys_unmap(void *p, size_t len)
+{
+    SC(SYS_munmap, p, len, 0);
+}
+
 #if defined(__SANITIZE_THREAD__)
 /* ThreadSanitizer builds of the agent's tables (make tsan) link no
  * interposer: glibc's wrappers are safe there, and TSan must see mappings
@@ -160,43 +192,44 @@ lk_sys_raw_munmap(void *addr, size_t len)
 void *
 lk_sys_raw_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off)
 {
-    long r = syscall(SYS_mmap, addr, len, prot, flags, fd, off);
+    long r = as_errno(lk_sys_call6(SYS_mmap, (long)addr, (long)len, prot, flags, fd, (long)off));
     return r == -1 ? MAP_FAILED : (void *)r;
 }
 
 int
 lk_sys_raw_munmap(void *addr, size_t len)
 {
-    return (int)syscall(SYS_munmap, addr, len);
+    return (int)as_errno(SC(SYS_munmap, addr, len, 0));
 }
 #endif
 
 void *
 lk_sys_raw_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new_addr)
 {
-    long r = syscall(SYS_mremap, old, oldlen, newlen, flags, new_addr);
+    long r = as_errno(lk_sys_call6(SYS_mremap, (long)old, (long)oldlen, (long)newlen, flags,
+                                   (long)new_addr, 0));
     return r == -1 ? MAP_FAILED : (void *)r;
 }
 
 int
 lk_sys_create(const char *path)
 {
-    int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    return fd < 0 ? -errno : fd;
+    return (int)lk_sys_call6(SYS_openat, AT_FDCWD_, (long)path,
+                             O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600, 0, 0);
 }
 
 int
 lk_sys_open_read(const char *path)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    return fd < 0 ? -errno : fd;
+    return (int)lk_sys_call6(SYS_openat, AT_FDCWD_, (long)path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW, 0,
+                             0, 0);
 }
 
 int
 lk_sys_write_all(int fd, const void *p, size_t n)
 {
     const char *c = p;
-    if (fault_write_at == -1) {
+    if (fault_write_at == -1) { /* first called at start-up, from the constructor */
         const char *e = getenv("LEAKSCOPE_FAULT_WRITE");
         fault_write_at = e ? atol(e) : 0;
     }
@@ -204,11 +237,11 @@ lk_sys_write_all(int fd, const void *p, size_t n)
     if (fault_write_at > 0 && k >= fault_write_at)
         return -ENOSPC;
     while (n) {
-        ssize_t w = write(fd, c, n);
+        long w = SC(SYS_write, fd, c, n);
         if (w < 0) {
-            if (errno == EINTR)
+            if (w == -EINTR)
                 continue;
-            return -errno;
+            return (int)w;
         }
         c += w;
         n -= (size_t)w;
@@ -219,27 +252,27 @@ lk_sys_write_all(int fd, const void *p, size_t n)
 ssize_t
 lk_sys_read(int fd, void *buf, size_t n)
 {
-    ssize_t r;
+    long r;
     do
-        r = read(fd, buf, n);
-    while (r < 0 && errno == EINTR);
-    return r < 0 ? -errno : r;
+        r = SC(SYS_read, fd, buf, n);
+    while (r == -EINTR);
+    return r;
 }
 
 ssize_t
 lk_sys_read_file(const char *path, char *buf, size_t cap)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    long fd = lk_sys_call6(SYS_openat, AT_FDCWD_, (long)path, O_RDONLY | O_CLOEXEC, 0, 0, 0);
     if (fd < 0)
-        return -errno;
+        return fd;
     size_t got = 0;
     while (got + 1 < cap) {
-        ssize_t r = lk_sys_read(fd, buf + got, cap - 1 - got);
+        ssize_t r = lk_sys_read((int)fd, buf + got, cap - 1 - got);
         if (r <= 0)
             break;
         got += (size_t)r;
     }
-    close(fd);
+    SC(SYS_close, fd, 0, 0);
     buf[got] = '\0';
     return (ssize_t)got;
 }
@@ -248,33 +281,34 @@ void
 lk_sys_close(int fd)
 {
     if (fd >= 0)
-        close(fd);
+        SC(SYS_close, fd, 0, 0);
 }
 
 int
 lk_sys_rename(const char *from, const char *to)
 {
-    return rename(from, to) < 0 ? -errno : 0;
+    return (int)SC(SYS_rename, from, to, 0);
 }
 
 int
 lk_sys_fdatasync(int fd)
 {
-    return fdatasync(fd) < 0 ? -errno : 0;
+    return (int)SC(SYS_fdatasync, fd, 0, 0);
 }
 
 int
 lk_sys_unlink(const char *path)
 {
-    return unlink(path) < 0 ? -errno : 0;
+    return (int)SC(SYS_unlink, path, 0, 0);
 }
 
 int
 lk_sys_fd_identity(int fd, uint64_t *dev, uint64_t *ino, uint64_t *nlink)
 {
-    struct stat st;
-    if (fstat(fd, &st) < 0)
-        return -errno;
+    struct stat st; /* the kernel's struct stat on x86_64 is glibc's */
+    long r = SC(SYS_fstat, fd, &st, 0);
+    if (r < 0)
+        return (int)r;
     *dev = (uint64_t)st.st_dev;
     *ino = (uint64_t)st.st_ino;
     *nlink = (uint64_t)st.st_nlink;
@@ -284,13 +318,15 @@ lk_sys_fd_identity(int fd, uint64_t *dev, uint64_t *ino, uint64_t *nlink)
 int
 lk_sys_fd_high(int fd)
 {
-    int hi = fcntl(fd, F_DUPFD_CLOEXEC, 100);
+    long hi = SC(SYS_fcntl, fd, F_DUPFD_CLOEXEC, 100);
     if (hi < 0)
         return fd;
-    close(fd);
-    return hi;
+    SC(SYS_close, fd, 0, 0);
+    return (int)hi;
 }
 
+/* clock_gettime is glibc's vDSO call: it writes errno only on failure, which
+ * CLOCK_MONOTONIC and CLOCK_REALTIME never see. */
 uint64_t
 lk_sys_now_ns(void)
 {
@@ -310,33 +346,36 @@ lk_sys_realtime_ns(void)
 int
 lk_sys_getpid(void)
 {
-    return (int)getpid();
+    return (int)SC(SYS_getpid, 0, 0, 0);
 }
 
 int
 lk_sys_getppid(void)
 {
-    return (int)getppid();
+    return (int)SC(SYS_getppid, 0, 0, 0);
 }
 
 int
 lk_sys_process_alive(int pid)
 {
-    return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM);
+    long r = pid > 0 ? SC(SYS_kill, pid, 0, 0) : -ESRCH;
+    return pid > 0 && (r == 0 || r == -EPERM);
 }
 
 ssize_t
 lk_sys_readlink(const char *path, char *buf, size_t cap)
 {
-    ssize_t n = readlink(path, buf, cap - 1);
+    long n = SC(SYS_readlink, path, buf, cap - 1);
     if (n < 0) {
         buf[0] = '\0';
-        return -errno;
+        return n;
     }
     buf[n] = '\0';
     return n;
 }
 
+/* glibc's sysconf(_SC_PAGESIZE) reads the loader's copy of the auxiliary
+ * vector: no TLS. */
 long
 lk_sys_page_size(void)
 {
@@ -357,14 +396,11 @@ lk_sys_log(const char *msg)
     struct lk_fmt f;
     if (quiet || atomic_fetch_add_explicit(&lines, 1, memory_order_relaxed) >= 20)
         return;
-    int saved = errno;
     lk_fmt_init(&f, buf, sizeof buf - 1);
     lk_fmt_str(&f, "leakscope[");
-    lk_fmt_u64(&f, (uint64_t)getpid());
+    lk_fmt_u64(&f, (uint64_t)lk_sys_getpid());
     lk_fmt_str(&f, "]: ");
     lk_fmt_str(&f, msg);
     buf[f.len++] = '\n';
-    ssize_t w = write(2, buf, f.len);
-    (void)w;
-    errno = saved;
+    SC(SYS_write, 2, buf, f.len);
 }

@@ -45,20 +45,30 @@ lk_sys_call6(long nr, long a1, long a2, long a3, long a4, long a5, long a6)
 
 /* clone(2) onto a new stack: the child runs fn(arg) on stack_top (16-byte
  * aligned down) and exits with its return value (exit, not exit_group). No
- * glibc: no atfork handlers, no TLS set-up, no pid cache touched. Returns the
- * child's id in the parent, or -errno. */
-long lk_sys_clone_on(unsigned long flags, void *stack_top, int (*fn)(void *), void *arg);
+ * glibc: no atfork handlers, no TLS set-up, no pid cache touched. With
+ * CLONE_SETTLS in flags the child's thread pointer (%fs base) is tls, else
+ * the caller's. Returns the child's id in the parent, or -errno. */
+long lk_sys_clone_on(unsigned long flags, void *stack_top, int (*fn)(void *), void *arg, void *tls);
 
 /* Installs handler for sig with the kernel's rt_sigaction (SA_RESTORER with a
  * trampoline of our own): for the scanner, whose copied glibc must not be
  * entered. 0 or -errno. */
 int lk_sys_raw_sigaction(int sig, void (*handler)(int), unsigned long flags);
 
+/* Anonymous read-write mapping (MAP_SHARED when shared), not registered; NULL
+ * on failure, errno untouched. lk_sys_unmap undoes it. */
+void *lk_sys_map_anon(size_t len, int shared);
+void lk_sys_unmap(void *p, size_t len);
+
 /* The kernel's mmap/munmap/mremap without glibc's wrappers (which the agent
- * interposes); MAP_FAILED / -1 with errno set on failure. */
+ * interposes), for the interposers: MAP_FAILED / -1 with errno set on
+ * failure, so only on the program's threads. */
 void *lk_sys_raw_mmap(void *addr, size_t len, int prot, int flags, int fd, off_t off);
 int lk_sys_raw_munmap(void *addr, size_t len);
 void *lk_sys_raw_mremap(void *old, size_t oldlen, size_t newlen, int flags, void *new_addr);
+
+/* The calls below make raw system calls only (sys.c): they never write errno
+ * or any other TLS, so the agent's task may make them. */
 
 /* Creates path with O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, mode 0600: a file
  * that exists or a planted symlink is refused. fd, or -errno. */

@@ -5,7 +5,7 @@
  * (INFO, MODULE, STACK, NOTE, END and types this code does not know) is
  * copied verbatim, in place. The first and the latest snapshot are always
  * kept. Pure code over the caller's bytes and scratch memory: no malloc, no
- * I/O, no global state, so the agent can run it in its snapshot thread. */
+ * I/O, no global state, so the agent can run it in its task. */
 #ifndef LK_THIN_H
 #define LK_THIN_H
 

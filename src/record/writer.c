@@ -1,7 +1,7 @@
 /* Record encoder. Builds framed records in the caller's buffer; the frame
  * header is reserved at begin and completed at end (length, CRC-32), so a
  * record is encoded in one pass with no copy. No allocation, no I/O: the
- * agent links this and calls it from its snapshot thread. */
+ * agent links this and calls it from its task. */
 #include "writer.h"
 
 #include <string.h>

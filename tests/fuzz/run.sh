@@ -69,7 +69,7 @@ lib_sources() {
             "$src"/src/cli/*.c "$src"/src/watch/*.c 2>/dev/null |
             grep -v -e '/cli/main\.c$' -e '/cli/cmd_run\.c$' -e '/cli/cmd_check\.c$'
         ls "$src"/tests/fuzz/fuzz_options_run.c "$src"/tests/fuzz/fuzz_options_check.c ;;
-    procfs) ls "$src"/src/agent/sys.c "$src"/src/agent/options.c ;;
+    procfs) ls "$src"/src/agent/sys.c "$src"/src/agent/task.c "$src"/src/agent/options.c ;;
     elf) ls "$src"/src/analyze/*.c "$src"/src/symbolize/*.c ;;
     esac
 }
