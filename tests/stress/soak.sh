@@ -2,9 +2,10 @@
 # The slow stress pass (make soak): for --minutes M (default 10), loops the
 # agent's stress scripts with heavier settings until the time is up -- the
 # signal storm with 100 rounds per signal, the threads test, dlopen with
-# 2000 load/unload cycles, the fork tests, lifecycle cases -- and ends with
-# the hostile-input test over every byte with every verb. Every loop is
-# bounded in count and time; each script keeps its own 300 s limit.
+# 2000 load/unload cycles, the fork tests, the agent task's rules, lifecycle
+# cases -- and ends with the hostile-input test over every byte with every
+# verb. Every loop is bounded in count and time; each script keeps its own
+# 300 s limit.
 #   tests/stress/soak.sh [--minutes M] BUILD_DIR
 set -uo pipefail
 minutes=10
@@ -35,6 +36,7 @@ while [ "$(date +%s)" -lt "$end" ]; do
     one bash "$src/tests/agent/test_threads.sh"
     one bash "$src/tests/agent/test_lifecycle.sh"
     one bash "$src/tests/agent/test_fork.sh"
+    one bash "$src/tests/agent/test_task.sh"
     one timeout 120 env LD_PRELOAD="$LK_AGENT" LEAKSCOPE_QUIET=1 LEAKSCOPE_PERIOD_MS=10 \
         LEAKSCOPE_OUT="/tmp/lksoak.$$.dl.lsr" "$LK_PROGS/dlopener" "$LK_PROGS/libplugin.so" 100 100 2000
     rm -f /tmp/lksoak.$$.dl.lsr*
