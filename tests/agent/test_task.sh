@@ -1,8 +1,9 @@
 # The agent's own task (src/agent/task.h) is a raw clone that glibc does not
 # know: a single-threaded program stays single-threaded for glibc (whose
 # malloc then skips its arena locks), its errno is never the task's, the
-# task follows the program when it drops root, and a fork child started
-# from a thread that then exits keeps recording. tests/progs/task_rules.c
+# task follows the program when it drops root, a fork child started from a
+# thread that then exits keeps recording, and a main thread that ends with
+# pthread_exit() ends the process. tests/progs/task_rules.c
 # prints what must not change; the output with the agent, in both modes,
 # must be the plain run's, and the recordings must show that the task ran.
 . "$(dirname "$0")/../lib.sh"
@@ -57,4 +58,18 @@ for mode in full sampled; do
         fail "$mode: no child recording $rec.$child (have: $(ls "$T/open"))"
     fi
 done
+
+# A single-threaded program whose main thread ends with pthread_exit() exits
+# with status 0 through its atexit handlers, as without the agent, and the
+# recording ends there.
+"$LK_PROGS/main_thread_exit" >"$T/mte.plain" || fail "main_thread_exit exited $? without the agent"
+timeout -k 5 30 env LD_PRELOAD="$LK_AGENT" LEAKSCOPE_OUT="$T/mte.lsr" LEAKSCOPE_QUIET=1 \
+    "$LK_PROGS/main_thread_exit" >"$T/mte.lk"
+rc=$?
+if [ "$rc" = 0 ] && cmp -s "$T/mte.plain" "$T/mte.lk" &&
+    "$LEAKSCOPE" dump "$T/mte.lsr" 2>&1 | grep -q 'END len=.* reason=0 code=0$'; then
+    ok "main thread's pthread_exit: the process exits 0 through atexit, the recording has its END"
+else
+    fail "main thread's pthread_exit under the agent: exit $rc (124/137: it hung), output: $(tr '\n' '|' <"$T/mte.lk")"
+fi
 finish
