@@ -531,8 +531,12 @@ scan_now(const char **note, int from_agent_thread)
 static void
 finish(enum lk_end_reason reason, uint64_t code, struct lk_scan_result *res, const char *note)
 {
-    if (!lk_task_is_self())
-        lk_modules_update(); /* the exiting thread: modules dlopen'ed since the last hook */
+    /* The exiting thread: modules dlopen'ed since the last hook. Only while
+     * tracking: in a fork child that stopped, the loader's lock may be held
+     * for good (glibc does not reset it in the child) by a thread of the
+     * parent that was inside dl_iterate_phdr at fork time. */
+    if (atomic_load(&lk_state) == LK_STATE_ON && !lk_task_is_self())
+        lk_modules_update();
     lk_lock(&rec_lock);
     if (atomic_load(&lk_state) == LK_STATE_ON) {
         atomic_store(&lk_state, LK_STATE_STOPPED);
@@ -877,6 +881,7 @@ static void
 fork_prepare(void)
 {
     lk_guard++;
+    lk_modules_fork_prepare();
     lk_lock(&rec_lock);
     lk_site_table_lock_all();
     lk_live_map_lock_all();
@@ -890,6 +895,7 @@ fork_parent(void)
     lk_live_map_unlock_all();
     lk_site_table_unlock_all();
     lk_unlock(&rec_lock);
+    lk_modules_fork_parent();
     lk_guard--;
 }
 

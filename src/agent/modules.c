@@ -18,6 +18,7 @@
 #include <link.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/syscall.h>
 
 #include "sys.h"
 
@@ -190,9 +191,41 @@ lk_modules_covers(uintptr_t addr)
     return 0;
 }
 
+/* this thread's lk_modules_fork_prepare took `updating` (threads may fork at once) */
+static __thread int fork_held __attribute__((tls_model("initial-exec")));
+
+void
+lk_modules_fork_prepare(void)
+{
+    uint64_t until = 0;
+    for (;;) {
+        int zero = 0;
+        if (atomic_compare_exchange_strong(&updating, &zero, 1)) {
+            fork_held = 1;
+            return;
+        }
+        uint64_t now = lk_sys_now_ns();
+        if (!until)
+            until = now + 100000000ull;
+        else if (now > until)
+            break; /* an updater stuck (the program forked from a callback of its own?) */
+        lk_sys_call6(SYS_sched_yield, 0, 0, 0, 0, 0, 0);
+    }
+    fork_held = 0;
+}
+
+void
+lk_modules_fork_parent(void)
+{
+    if (fork_held)
+        atomic_store_explicit(&updating, 0, memory_order_release);
+    fork_held = 0;
+}
+
 void
 lk_modules_after_fork(void)
 {
+    fork_held = 0;
     atomic_store(&updating, 0);
 }
 

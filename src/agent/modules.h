@@ -26,8 +26,14 @@ int lk_modules_covers(uintptr_t addr);
  * the loader's. */
 void lk_modules_refresh(struct lk_writer *w, uint64_t time_ns, int rewrite_all);
 
-/* A fork child: an update that another thread was making at fork time never
- * ends there. */
+/* Around fork: the forking thread waits (100 ms at most) for an update
+ * another thread is making and holds off new ones, so that no thread of
+ * ours is inside dl_iterate_phdr at fork time (the child would find the
+ * loader's lock held for good). The parent then lets updates run again;
+ * the child (lk_modules_after_fork) too, and forgets an update that was
+ * still running when the wait gave up. */
+void lk_modules_fork_prepare(void);
+void lk_modules_fork_parent(void);
 void lk_modules_after_fork(void);
 
 /* Module id and offset of an address; module 0 and the address itself when
