@@ -166,12 +166,14 @@ overwritten_tag(void)
                    "of a heap block (its free is not counted)");
 }
 
+_Static_assert(LK_MAX_SITES <= LK_TAG_SITE_MASK, "every site id fits a tag");
+
 /* Puts a block in its tag when tagged (the interposer asked glibc for the
  * tag's room: lk_agent_pad) and the tag takes it, else in the live map.
  * 0; 1 when the live map replaced the entry of a block whose free was
  * missed (*old, to account as freed; a missed tagged block's tag is lost,
  * so nothing is returned for it); negative when neither took the block. */
-static inline int
+static int
 place(void *p, uint64_t size, uint32_t site, uint32_t per, int tagged, struct lk_live_info *old)
 {
     int r = tagged ? lk_block_tag_put(p, size, site, per) : -EINVAL;
@@ -198,6 +200,7 @@ static struct {
 __attribute__((noinline, cold)) static void
 hook_work(uint32_t per, uint32_t site_id, enum lk_kind kind)
 {
+    int *ep = my_errno(), saved = *ep;
     unsigned seen = atomic_load(&hook_seen.sites);
     if (site_id > seen && atomic_compare_exchange_strong(&hook_seen.sites, &seen, site_id)) {
         int outside = 0;
@@ -215,35 +218,67 @@ hook_work(uint32_t per, uint32_t site_id, enum lk_kind kind)
         if (__libc_single_threaded && kind == LK_KIND_HEAP)
             lk_procmem_mallinfo(LK_PROCMEM_RATED);
     }
+    *ep = saved;
 }
 
-/* Records a block of `size` bytes at p. */
-static inline void
-track(void *p, size_t size, enum lk_kind kind, uintptr_t pc, uintptr_t sp)
+/* The stack cache missed: walk. libunwind may change errno. */
+__attribute__((noinline)) static struct lk_site *
+walk(uintptr_t pc, uintptr_t sp, enum lk_kind kind)
+{
+    int *ep = my_errno(), saved = *ep;
+    struct lk_site *s = lk_stack_cache_walk(pc, sp, kind, opts.depth);
+    *ep = saved;
+    return s;
+}
+
+/* A block the tags do not take (a large one, a mapping, sampled mode, a
+ * block without the tag's room): the live map. */
+__attribute__((noinline)) static void
+track_in_map(void *p, size_t size, enum lk_kind kind, struct lk_site *s, uint32_t per)
 {
     struct lk_live_info old;
     int *ep = my_errno(), saved = *ep;
+    int r = lk_live_map_insert((uintptr_t)p, size, s->id, per, &old);
+    if (r >= 0) {
+        uint64_t c, b;
+        weigh(size, kind, &c, &b);
+        lk_site_batch_alloc(s, size, per, c, b);
+    }
+    if (r == 1)
+        account_free(&old);
+    *ep = saved;
+}
+
+/* Records a block of `size` bytes at p. The commonest case -- a small heap
+ * block in full tracking, from a stack in the thread's cache -- runs
+ * inline here without a call: the stack cache's compare and loads, the
+ * tag's store, three additions to the thread's batch (docs/UNWIND.md,
+ * section 11). Nothing on that path changes errno; the calls off it keep
+ * it. */
+static inline __attribute__((always_inline)) void
+track(void *p, size_t size, enum lk_kind kind, uintptr_t pc, uintptr_t sp)
+{
     lk_guard = 1;
     int tagged = kind == LK_KIND_HEAP && lk_agent_pad(size);
     if (!tagged)
         lk_live_map_prefetch((uintptr_t)p);
-    struct lk_site *s = lk_stack_cache_site(pc, sp, kind, opts.depth);
+    struct lk_site *s = lk_stack_cache_find(pc, sp, kind);
+    if (__builtin_expect(!s, 0))
+        s = walk(pc, sp, kind);
     if (s) {
         uint32_t per = atomic_load_explicit(&period, memory_order_relaxed);
-        int r = place(p, size, s->id, per, tagged, &old);
-        uint64_t c, b;
-        weigh(size, kind, &c, &b);
-        if (r >= 0)
-            lk_site_batch_alloc(s, size, per, c, b);
-        if (r == 1)
-            account_free(&old);
+        /* a tagged block is a heap block in full tracking: it stands for
+         * itself (weigh) */
+        if (__builtin_expect(tagged && lk_block_tag_put(p, size, s->id, per) == 0, 1))
+            lk_site_batch_alloc(s, size, per, 1, size);
+        else
+            track_in_map(p, size, kind, s, per);
         if (__builtin_expect(per != atomic_load_explicit(&hook_seen.period, memory_order_relaxed) ||
                                  s->id > atomic_load_explicit(&hook_seen.sites, memory_order_relaxed),
                              0))
             hook_work(per, s->id, kind);
     }
     lk_guard = 0;
-    *ep = saved;
 }
 
 /* Takes p out of the tags or the live map: 1 with *li, 0 when untracked. */
@@ -258,11 +293,21 @@ untrack(void *p, struct lk_live_info *li)
     return t || lk_live_map_remove((uintptr_t)p, li);
 }
 
+/* Sampled mode: the allocation passed lk_agent_sample()'s countdown. */
+__attribute__((noinline)) static void
+on_alloc_sampled(void *p, size_t size, uintptr_t pc, uintptr_t sp)
+{
+    if (sampled(size))
+        track(p, size, LK_KIND_HEAP, pc, sp);
+}
+
 void
 lk_agent_on_alloc(void *p, size_t size, uintptr_t pc, uintptr_t sp)
 {
-    if (lk_sample_mean && !sampled(size))
+    if (lk_sample_mean) {
+        on_alloc_sampled(p, size, pc, sp);
         return;
+    }
     track(p, size, LK_KIND_HEAP, pc, sp);
 }
 
@@ -300,18 +345,38 @@ lk_agent_on_unmap(void *p, size_t len)
     *ep = saved;
 }
 
+/* A free the tags did not answer: the live map, or an overwritten tag. */
+__attribute__((noinline)) static void
+free_untagged(void *p, int tag)
+{
+    struct lk_live_info li;
+    int *ep = my_errno(), saved = *ep;
+    if (tag < 0)
+        overwritten_tag();
+    else if (lk_live_map_remove((uintptr_t)p, &li))
+        account_free(&li);
+    else
+        atomic_fetch_add_explicit(&untracked_frees, 1, memory_order_relaxed);
+    *ep = saved;
+}
+
+/* Like track(), the commonest case (a tagged block) runs inline without
+ * changing errno. */
 void
 lk_agent_on_free(void *p)
 {
     struct lk_live_info li;
-    int *ep = my_errno(), saved = *ep;
     lk_guard = 1;
-    if (untrack(p, &li))
-        account_free(&li);
-    else
-        atomic_fetch_add_explicit(&untracked_frees, 1, memory_order_relaxed);
+    int t = lk_block_tag_take(p, &li);
+    if (__builtin_expect(t > 0, 1)) {
+        /* a tagged block is a heap block in full tracking (weigh: itself) */
+        struct lk_site *s = lk_site_get(li.site);
+        if (s)
+            lk_site_batch_free(s, li.period, 1, li.size);
+    } else {
+        free_untagged(p, t);
+    }
     lk_guard = 0;
-    *ep = saved;
 }
 
 int

@@ -18,45 +18,18 @@
 
 #include "sys.h"
 
-#define LEAF_SHIFT 30                              /* a leaf covers 1 GiB */
+#define LEAF_SHIFT LK_TAG_LEAF_SHIFT
 #define DIR_ENTRIES (1u << (48 - LEAF_SHIFT))      /* addresses below 2^48 */
 #define LEAF_BYTES ((size_t)1 << (LEAF_SHIFT - 4)) /* a byte per 16 bytes: 64 MiB */
 #define PAGE 4096u
 #define CHUNK_PAGES 256u /* pages of a leaf per mincore call */
 
-/* The tag: site (20 bits) | birth period (24) << 20 | slack (12) << 44 |
- * check (8) << 56, where slack is usable - LK_TAG_BYTES - requested size and
- * the check is a hash of the block's address and the other 56 bits, so that
- * a program writing past its block is noticed (255 times in 256). */
-#define SITE_MASK ((1u << 20) - 1)
-#define PERIOD_MAX ((1u << 24) - 1)
-#define SLACK_MAX ((1u << 12) - 1)
-/* Largest usable size of a tagged block: LK_TAG_MAX - 1 requested bytes, the
- * tag and the largest slack. A chunk header above it is not a tagged block. */
-#define USABLE_MAX ((size_t)LK_TAG_MAX - 1 + LK_TAG_BYTES + SLACK_MAX)
-
-static _Atomic(_Atomic uint8_t *) *dir;
-
-static inline uint64_t
-check_of(uintptr_t a, uint64_t low)
-{
-    return (((a >> 4) ^ low) * 0x9e3779b97f4a7c15ull) >> 56;
-}
-
-/* glibc's usable size of the in-use block p (malloc_usable_size without its
- * checks): the chunk's size minus its header, and minus the next chunk's
- * size word unless the chunk is mmapped. */
-static inline size_t
-chunk_usable(uint64_t header)
-{
-    uint64_t sz = header & ~7ull;
-    return (size_t)((header & 2) ? sz - 16 : sz - 8);
-}
+_Atomic(_Atomic uint8_t *) *lk_block_tag_dir;
 
 static inline _Atomic uint8_t *
 leaf_of(uintptr_t a)
 {
-    return atomic_load_explicit(&dir[a >> LEAF_SHIFT], memory_order_acquire);
+    return atomic_load_explicit(&lk_block_tag_dir[a >> LEAF_SHIFT], memory_order_acquire);
 }
 
 static inline size_t
@@ -65,14 +38,16 @@ slot_of(uintptr_t a)
     return (size_t)((a & ((1ull << LEAF_SHIFT) - 1)) >> 4);
 }
 
-__attribute__((noinline, cold)) static _Atomic uint8_t *
-leaf_make(uintptr_t a)
+__attribute__((cold)) _Atomic uint8_t *
+lk_block_tag_leaf_make(uintptr_t a)
 {
+    if (!lk_block_tag_dir)
+        return NULL;
     _Atomic uint8_t *l = lk_sys_mmap(LEAF_BYTES);
     if (!l)
         return NULL;
     _Atomic uint8_t *none = NULL;
-    if (atomic_compare_exchange_strong_explicit(&dir[a >> LEAF_SHIFT], &none, l,
+    if (atomic_compare_exchange_strong_explicit(&lk_block_tag_dir[a >> LEAF_SHIFT], &none, l,
                                                 memory_order_acq_rel, memory_order_acquire))
         return l;
     lk_sys_munmap((void *)l, LEAF_BYTES); /* another thread published one first */
@@ -82,62 +57,19 @@ leaf_make(uintptr_t a)
 int
 lk_block_tag_init(void)
 {
-    if (dir)
+    if (lk_block_tag_dir)
         return 0;
-    void *d = lk_sys_mmap(DIR_ENTRIES * sizeof *dir);
+    void *d = lk_sys_mmap(DIR_ENTRIES * sizeof *lk_block_tag_dir);
     if (!d)
         return -ENOMEM;
-    dir = d;
+    lk_block_tag_dir = d;
     return 0;
 }
 
 int
 lk_block_tag_ready(void)
 {
-    return dir != NULL;
-}
-
-int
-lk_block_tag_put(void *p, uint64_t size, uint32_t site, uint32_t period)
-{
-    uintptr_t a = (uintptr_t)p;
-    if (!dir || (a & 15) || (a >> 48) || site > SITE_MASK)
-        return -EINVAL;
-    size_t usable = chunk_usable(((const uint64_t *)p)[-1]);
-    if (usable < size + LK_TAG_BYTES || usable > USABLE_MAX ||
-        usable - LK_TAG_BYTES - size > SLACK_MAX)
-        return -EINVAL; /* no room for the tag, or more slack than it holds: the live map */
-    _Atomic uint8_t *l = leaf_of(a);
-    if (__builtin_expect(!l, 0) && !(l = leaf_make(a)))
-        return -EINVAL;
-    uint64_t slack = usable - LK_TAG_BYTES - size;
-    uint64_t low = site | (uint64_t)(period < PERIOD_MAX ? period : PERIOD_MAX) << 20 | slack << 44;
-    *(uint64_t *)((char *)p + usable - LK_TAG_BYTES) = low | check_of(a, low) << 56;
-    /* A byte of its own per block start: a plain store, no locked
-     * instruction (which on this project's Xeon waits for the tag's store,
-     * often a cache miss, to drain: 67% of this function's time as a
-     * bit set with lock bts). */
-    size_t b = slot_of(a);
-    int was = atomic_load_explicit(&l[b], memory_order_relaxed) != 0;
-    atomic_store_explicit(&l[b], 1, memory_order_release);
-    return was;
-}
-
-/* The tag of the tagged block a whose chunk header is `header` and tag
- * `tag`: 1 with *out, 0 when they do not check. */
-static inline int
-decode(uintptr_t a, uint64_t header, uint64_t tag, struct lk_live_info *out)
-{
-    size_t usable = chunk_usable(header);
-    uint64_t low = tag & ((1ull << 56) - 1);
-    uint64_t slack = low >> 44;
-    if (usable < LK_TAG_BYTES || usable > USABLE_MAX || usable - LK_TAG_BYTES < slack ||
-        tag >> 56 != check_of(a, low))
-        return 0;
-    out->site = (uint32_t)(low & SITE_MASK);
-    out->period = (uint32_t)((low >> 20) & PERIOD_MAX);
-    out->size = usable - LK_TAG_BYTES - slack;
-    return 1;
+    return lk_block_tag_dir != NULL;
 }
 
 /* Reads the tag of the block at a from the block itself: 1 with *out, 0
@@ -148,10 +80,10 @@ static inline int
 read_tag(uintptr_t a, struct lk_live_info *out)
 {
     uint64_t header = ((const uint64_t *)a)[-1];
-    size_t usable = chunk_usable(header);
-    if (usable < LK_TAG_BYTES || usable > USABLE_MAX)
+    size_t usable = lk_block_tag_chunk_usable(header);
+    if (usable < LK_TAG_BYTES || usable > LK_TAG_USABLE_MAX)
         return 0; /* not a tagged block's header: the tag's address means nothing */
-    return decode(a, header, *(const uint64_t *)(a + usable - LK_TAG_BYTES), out);
+    return lk_block_tag_decode(a, header, *(const uint64_t *)(a + usable - LK_TAG_BYTES), out);
 }
 
 /* The start byte of address a, NULL when no leaf covers it (nothing there
@@ -159,7 +91,7 @@ read_tag(uintptr_t a, struct lk_live_info *out)
 static inline _Atomic uint8_t *
 start_byte(uintptr_t a)
 {
-    if (!dir || (a & 15) || (a >> 48))
+    if (!lk_block_tag_dir || (a & 15) || (a >> 48))
         return NULL;
     _Atomic uint8_t *l = leaf_of(a);
     return l ? &l[slot_of(a)] : NULL;
@@ -172,21 +104,6 @@ lk_block_tag_has(const void *p)
     return sb && atomic_load_explicit(sb, memory_order_relaxed) != 0;
 }
 
-int
-lk_block_tag_take(void *p, struct lk_live_info *out)
-{
-    uintptr_t a = (uintptr_t)p;
-    _Atomic uint8_t *sb = start_byte(a);
-    if (!sb || !atomic_load_explicit(sb, memory_order_acquire))
-        return 0;
-    /* Only the thread freeing the block clears its byte (two frees of one
-     * block at once would be the program's double free). */
-    atomic_store_explicit(sb, 0, memory_order_relaxed);
-    /* p is a live glibc block (the program is freeing it): its header and
-     * its last bytes are readable. */
-    return read_tag(a, out) ? 1 : -1;
-}
-
 size_t
 lk_block_tag_usable(const void *p, size_t glibc_usable)
 {
@@ -196,7 +113,7 @@ lk_block_tag_usable(const void *p, size_t glibc_usable)
         return glibc_usable;
     /* A start byte left by a free the agent did not see: the block there
      * now has no tag, and all of it is the program's. */
-    if (chunk_usable(((const uint64_t *)a)[-1]) != glibc_usable || !read_tag(a, &li))
+    if (lk_block_tag_chunk_usable(((const uint64_t *)a)[-1]) != glibc_usable || !read_tag(a, &li))
         return glibc_usable;
     return glibc_usable - LK_TAG_BYTES;
 }
@@ -212,7 +129,7 @@ static int
 each_page(int (*page)(const _Atomic uint8_t *first, uintptr_t base, void *ctx), void *ctx)
 {
     unsigned char vec[CHUNK_PAGES];
-    if (!dir)
+    if (!lk_block_tag_dir)
         return 0;
     for (size_t i = 0; i < DIR_ENTRIES; i++) {
         _Atomic uint8_t *l = leaf_of((uintptr_t)i << LEAF_SHIFT);
@@ -360,7 +277,7 @@ flush_live(struct each *e)
     if (!span_buf)
         span_buf = lk_sys_mmap(SPAN_MAX);
     if (span_buf) {
-        size_t len = e->addr[e->n - 1] + USABLE_MAX - lo;
+        size_t len = e->addr[e->n - 1] + LK_TAG_USABLE_MAX - lo;
         got = read_span(lo, len < SPAN_MAX ? len : SPAN_MAX, span_buf);
     }
     size_t miss = 0;
@@ -379,9 +296,9 @@ flush_live(struct each *e)
                 header[i] = w[k++];
     }
     for (size_t i = 0; i < e->n; i++) {
-        size_t usable = chunk_usable(header[i]);
+        size_t usable = lk_block_tag_chunk_usable(header[i]);
         at[i] =
-            usable >= LK_TAG_BYTES && usable <= USABLE_MAX ? e->addr[i] + usable - LK_TAG_BYTES : 0;
+            usable >= LK_TAG_BYTES && usable <= LK_TAG_USABLE_MAX ? e->addr[i] + usable - LK_TAG_BYTES : 0;
         tag[i] = 0;
         if (at[i] && at[i] + 8 - lo <= got)
             tag[i] = *(const uint64_t *)(span_buf + (at[i] - lo));
@@ -394,7 +311,7 @@ flush_live(struct each *e)
          * out here. One freed and allocated again at the same address may
          * pair one block's header with another's stale tag, which passes
          * the 8-bit check once in 256: a wrong size in a size class. */
-        if (at[i] && decode(e->addr[i], header[i], tag[i], &li) &&
+        if (at[i] && lk_block_tag_decode(e->addr[i], header[i], tag[i], &li) &&
             lk_block_tag_has((void *)e->addr[i]))
             e->fn(e->addr[i], &li, e->ctx);
         else

@@ -19,43 +19,24 @@
 #include "lock.h"
 #include "sys.h"
 
-#define SLOTS 64
+#define SLOTS LK_BATCH_SLOTS
 #define MEMBARRIER_PRIVATE_EXPEDITED (1 << 3)
 #define MEMBARRIER_REGISTER_PRIVATE_EXPEDITED (1 << 4)
 
-/* Fields are atomics for the language's sake only: the owner reads and
- * writes them while it is busy, the collector while it is not (relaxed
- * loads and stores, plain moves on x86). */
-struct slot {
-    struct lk_site *_Atomic site; /* NULL: empty */
-    _Atomic uint32_t k;           /* birth cohort */
-    _Atomic uint32_t cls;         /* the size class `hist` counts */
-    _Atomic uint64_t born, born_bytes, died, died_bytes, hist;
-};
-
 enum { OWNED, EXITED, FREE }; /* batch states */
 
-struct batch {
-    _Atomic int busy;        /* the owner is inside lk_site_batch_alloc/free */
-    _Atomic int state;       /* OWNED, EXITED (thread gone, slots to collect), FREE */
-    struct batch *next;      /* all batches, newest first (never unlinked) */
-    struct batch *next_free; /* the free list (under free_lock) */
-    struct slot slot[SLOTS];
-};
+#define NO_BATCH ((struct lk_batch *)1) /* this thread adds to the sites directly */
 
-#define NO_BATCH ((struct batch *)1) /* this thread adds to the sites directly */
-
-static struct batch *_Atomic all;
-static struct batch *free_list;
+static struct lk_batch *_Atomic all;
+static struct lk_batch *free_list;
 static struct lk_lock free_lock = LK_LOCK_INIT;
-static _Atomic int steal;   /* a collection runs: owners add to the sites */
+_Atomic int lk_site_batch_steal; /* a collection runs: owners add to the sites */
 static _Atomic int enabled; /* membarrier works */
 static pthread_key_t key;
-static __thread struct batch *mine __attribute__((tls_model("initial-exec")));
+__thread struct lk_batch *lk_site_batch_mine __attribute__((tls_model("initial-exec")));
 
-#define LD(x) atomic_load_explicit(&(x), memory_order_relaxed)
+#define LD(x) LK_BATCH_LD(x)
 #define ST(x, v) atomic_store_explicit(&(x), (v), memory_order_relaxed)
-#define ADD(x, v) ST(x, LD(x) + (v))
 
 static long
 membarrier(int cmd)
@@ -69,8 +50,8 @@ membarrier(int cmd)
 static void
 on_thread_exit(void *b)
 {
-    mine = NO_BATCH;
-    atomic_store_explicit(&((struct batch *)b)->state, EXITED, memory_order_release);
+    lk_site_batch_mine = NO_BATCH;
+    atomic_store_explicit(&((struct lk_batch *)b)->state, EXITED, memory_order_release);
 }
 
 int
@@ -85,10 +66,10 @@ lk_site_batch_init(void)
     return 0;
 }
 
-__attribute__((noinline, cold)) static struct batch *
+__attribute__((noinline, cold)) static struct lk_batch *
 adopt(void)
 {
-    struct batch *b = NULL;
+    struct lk_batch *b = NULL;
     if (atomic_load(&enabled)) {
         lk_lock(&free_lock);
         b = free_list;
@@ -109,13 +90,13 @@ adopt(void)
             }
         }
     }
-    mine = b ? b : NO_BATCH;
+    lk_site_batch_mine = b ? b : NO_BATCH;
     return b;
 }
 
 /* Adds a slot's deltas to its site and empties it (the key stays). */
 static void
-flush_slot(struct slot *sl)
+flush_slot(struct lk_batch_slot *sl)
 {
     struct lk_site *s = LD(sl->site);
     if (!s)
@@ -139,35 +120,24 @@ flush_slot(struct slot *sl)
     ST(sl->hist, 0);
 }
 
-/* The batch to add to, marked busy; NULL when the deltas must go to the
- * site directly (no batch, or a collection runs). */
-static inline struct batch *
+/* The batch to add to, marked busy, adopting one on the thread's first
+ * use; NULL when the deltas must go to the site directly (no batch, or a
+ * collection runs). */
+static struct lk_batch *
 enter(void)
 {
-    struct batch *b = mine;
-    if (__builtin_expect((uintptr_t)b <= 1, 0) && (b == NO_BATCH || !(b = adopt())))
+    if (!lk_site_batch_mine && !adopt())
         return NULL;
-    atomic_store_explicit(&b->busy, 1, memory_order_relaxed);
-    atomic_signal_fence(memory_order_seq_cst); /* the collector's membarrier is the other half */
-    if (__builtin_expect(atomic_load_explicit(&steal, memory_order_acquire), 0)) {
-        atomic_store_explicit(&b->busy, 0, memory_order_release);
-        return NULL;
-    }
-    return b;
+    return lk_site_batch_enter();
 }
 
-static inline void
-leave(struct batch *b)
+/* The slot of (s, k), taken over from its previous key (whose deltas go to
+ * their site first). */
+static struct lk_batch_slot *
+slot_for(struct lk_batch *b, struct lk_site *s, unsigned k)
 {
-    atomic_signal_fence(memory_order_seq_cst);
-    atomic_store_explicit(&b->busy, 0, memory_order_release);
-}
-
-static inline struct slot *
-slot_for(struct batch *b, struct lk_site *s, unsigned k)
-{
-    struct slot *sl = &b->slot[(s->id * 7u + k) & (SLOTS - 1)];
-    if (__builtin_expect(LD(sl->site) != s || LD(sl->k) != k, 0)) {
+    struct lk_batch_slot *sl = lk_site_batch_slot(b, s, k);
+    if (LD(sl->site) != s || LD(sl->k) != k) {
         flush_slot(sl);
         ST(sl->site, s);
         ST(sl->k, k);
@@ -176,45 +146,45 @@ slot_for(struct batch *b, struct lk_site *s, unsigned k)
 }
 
 void
-lk_site_batch_alloc(struct lk_site *s, uint64_t size, uint32_t period, uint64_t blocks,
-                    uint64_t bytes)
+lk_site_batch_alloc_slow(struct lk_site *s, uint64_t size, uint32_t period, uint64_t blocks,
+                         uint64_t bytes)
 {
-    struct batch *b = enter();
+    struct lk_batch *b = enter();
     if (!b) {
         lk_site_on_alloc_w(s, size, period, blocks, bytes);
         return;
     }
-    struct slot *sl = slot_for(b, s, lk_cohort_of(period));
-    ADD(sl->born, blocks);
-    ADD(sl->born_bytes, bytes);
+    struct lk_batch_slot *sl = slot_for(b, s, lk_cohort_of(period));
+    LK_BATCH_ADD(sl->born, blocks);
+    LK_BATCH_ADD(sl->born_bytes, bytes);
     unsigned cls = lk_size_class(size);
-    if (__builtin_expect(LD(sl->cls) != cls, 0)) {
+    if (LD(sl->cls) != cls) {
         uint64_t h = LD(sl->hist);
         if (h)
             atomic_fetch_add_explicit(&s->hist[LD(sl->cls)], h, memory_order_relaxed);
         ST(sl->hist, 0);
         ST(sl->cls, cls);
     }
-    ADD(sl->hist, blocks);
-    leave(b);
+    LK_BATCH_ADD(sl->hist, blocks);
+    lk_site_batch_leave(b);
 }
 
 void
-lk_site_batch_free(struct lk_site *s, uint32_t period, uint64_t blocks, uint64_t bytes)
+lk_site_batch_free_slow(struct lk_site *s, uint32_t period, uint64_t blocks, uint64_t bytes)
 {
-    struct batch *b = enter();
+    struct lk_batch *b = enter();
     if (!b) {
         lk_site_on_free_w(s, period, blocks, bytes);
         return;
     }
-    struct slot *sl = slot_for(b, s, lk_cohort_of(period));
-    ADD(sl->died, blocks);
-    ADD(sl->died_bytes, bytes);
-    leave(b);
+    struct lk_batch_slot *sl = slot_for(b, s, lk_cohort_of(period));
+    LK_BATCH_ADD(sl->died, blocks);
+    LK_BATCH_ADD(sl->died_bytes, bytes);
+    lk_site_batch_leave(b);
 }
 
 static void
-take_in(struct batch *b)
+take_in(struct lk_batch *b)
 {
     for (int i = 0; i < SLOTS; i++)
         flush_slot(&b->slot[i]);
@@ -232,13 +202,13 @@ lk_site_batch_collect(void)
 {
     if (!atomic_load(&enabled))
         return;
-    atomic_store(&steal, 1);
+    atomic_store(&lk_site_batch_steal, 1);
     if (membarrier(MEMBARRIER_PRIVATE_EXPEDITED) < 0) {
         /* cannot tell busy owners from idle ones: owners stay on the sites */
         atomic_store(&enabled, 0);
         return;
     }
-    for (struct batch *b = atomic_load(&all); b; b = b->next) {
+    for (struct lk_batch *b = atomic_load(&all); b; b = b->next) {
         if (atomic_load(&b->state) == FREE)
             continue;
         /* An owner seen busy is inside a few instructions, unless it was
@@ -256,7 +226,7 @@ lk_site_batch_collect(void)
         if (!atomic_load_explicit(&b->busy, memory_order_acquire))
             take_in(b);
     }
-    atomic_store_explicit(&steal, 0, memory_order_release);
+    atomic_store_explicit(&lk_site_batch_steal, 0, memory_order_release);
 }
 
 void
@@ -267,8 +237,8 @@ lk_site_batch_after_fork(void)
         return;
     /* Only this thread runs, and not inside its batch: every owner but it
      * is gone. */
-    for (struct batch *b = atomic_load(&all); b; b = b->next) {
-        if (b != mine && atomic_load(&b->state) == OWNED)
+    for (struct lk_batch *b = atomic_load(&all); b; b = b->next) {
+        if (b != lk_site_batch_mine && atomic_load(&b->state) == OWNED)
             atomic_store(&b->state, EXITED);
         atomic_store(&b->busy, 0);
         if (atomic_load(&b->state) != FREE)
@@ -276,6 +246,6 @@ lk_site_batch_after_fork(void)
     }
     if (membarrier(MEMBARRIER_REGISTER_PRIVATE_EXPEDITED) < 0) {
         atomic_store(&enabled, 0);
-        mine = NO_BATCH;
+        lk_site_batch_mine = NO_BATCH;
     }
 }

@@ -21,7 +21,7 @@ struct table {
 
 static struct lk_lock lock = LK_LOCK_INIT;
 static _Atomic(struct table *) current;
-static _Atomic(struct lk_site *) *by_id; /* LK_MAX_SITES + 1 entries, mapped lazily by the kernel */
+_Atomic(struct lk_site *) *lk_site_by_id; /* mapped lazily by the kernel */
 static atomic_uint count;                /* ids handed out */
 static size_t used;                      /* sites in the current table (lock) */
 static atomic_uchar *mmap_bits;          /* bit per id: site of kind LK_KIND_MMAP */
@@ -40,10 +40,10 @@ lk_site_table_init(void)
 {
     if (atomic_load(&current))
         return 0;
-    by_id = lk_sys_mmap((LK_MAX_SITES + 1) * sizeof by_id[0]);
+    lk_site_by_id = lk_sys_mmap((LK_MAX_SITES + 1) * sizeof lk_site_by_id[0]);
     mmap_bits = lk_sys_mmap((LK_MAX_SITES + 8) / 8);
     struct table *t = table_new(4096);
-    if (!by_id || !t || !mmap_bits)
+    if (!lk_site_by_id || !t || !mmap_bits)
         return -ENOMEM;
     atomic_store_explicit(&current, t, memory_order_release);
     return 0;
@@ -122,7 +122,7 @@ lk_site_intern(const uintptr_t *frames, size_t n, enum lk_kind kind)
     if (kind == LK_KIND_MMAP)
         atomic_fetch_or_explicit(&mmap_bits[id / 8], (unsigned char)(1u << (id % 8)),
                                  memory_order_relaxed);
-    atomic_store_explicit(&by_id[id], s, memory_order_release);
+    atomic_store_explicit(&lk_site_by_id[id], s, memory_order_release);
     atomic_store_explicit(&count, id, memory_order_release);
     atomic_store_explicit(&t->slot[empty], s, memory_order_release);
     if (++used * 2 > t->mask + 1)
@@ -131,14 +131,6 @@ lk_site_intern(const uintptr_t *frames, size_t n, enum lk_kind kind)
 out:
     lk_unlock(&lock);
     return s;
-}
-
-struct lk_site *
-lk_site_get(uint32_t id)
-{
-    if (id == 0 || id > atomic_load_explicit(&count, memory_order_acquire))
-        return NULL;
-    return atomic_load_explicit(&by_id[id], memory_order_acquire);
 }
 
 uint32_t

@@ -62,8 +62,19 @@ int lk_site_table_init(void);
  * from the arena when new. NULL when the table is full or memory is out. */
 struct lk_site *lk_site_intern(const uintptr_t *frames, size_t n, enum lk_kind kind);
 
-/* Site by id, NULL for an unknown id. */
-struct lk_site *lk_site_get(uint32_t id);
+/* Sites by id (LK_MAX_SITES + 1 entries, NULL where no site has the id
+ * yet; a site is published here before its id is counted). */
+extern _Atomic(struct lk_site *) *lk_site_by_id;
+
+/* Site by id, NULL for an unknown id. Inline: every tracked free. */
+static inline __attribute__((always_inline)) struct lk_site *
+lk_site_get(uint32_t id)
+{
+    _Atomic(struct lk_site *) *t = lk_site_by_id;
+    if (id > LK_MAX_SITES || !t)
+        return NULL;
+    return atomic_load_explicit(&t[id], memory_order_acquire);
+}
 /* Ids 1..lk_site_count() are valid. */
 uint32_t lk_site_count(void);
 

@@ -8,57 +8,32 @@
 
 #include "unwind.h"
 
-struct tstack {
-    uintptr_t pcs[LK_CACHE_DEPTH];
-    uintptr_t sps[LK_CACHE_DEPTH];
-    uint32_t n;
-    uint8_t complete;
-    uint8_t kind;
-    struct lk_site *site; /* site of exactly these frames and kind, or NULL */
-};
+__thread struct lk_stack_cache lk_stack_cache_tc __attribute__((tls_model("initial-exec")));
 
-/* Four stacks: perl's interpreter loop allocates from a handful of places in
- * turn, so with one cached stack almost every allocation walked, hashed and
- * probed the site table (802k walks for 802k allocations, cachegrind, perl
- * building 25k hashes 8 times); with four, nearly none did and the agent's
- * added instructions halved (docs/UNWIND.md, section 6). Two were worse than one (a hit on the
- * other buffer left a worse "previous" for the next walk), eight no better
- * than four. */
-#define NSTACKS 4
-
-struct tcache {
-    uintptr_t pc0[NSTACKS]; /* buf[i].pcs[0] when buf[i] has a site, else 0 */
-    uintptr_t sp0[NSTACKS]; /* buf[i].sps[0] */
-    unsigned cur;           /* buf[cur] holds the stack of the previous allocation */
-    unsigned victim;        /* the buffer the next walk writes (moved off cur first) */
-    struct tstack buf[NSTACKS];
-};
-
-static __thread struct tcache tc __attribute__((tls_model("initial-exec")));
+#define NSTACKS LK_STACK_CACHE_WAYS
 
 static void
-set_key(unsigned i)
+set_key(struct lk_stack_cache *c, unsigned i)
 {
-    const struct tstack *t = &tc.buf[i];
-    tc.pc0[i] = t->site && t->n ? t->pcs[0] : 0;
-    tc.sp0[i] = t->site && t->n ? t->sps[0] : 0;
+    const struct lk_cached_stack *t = &c->buf[i];
+    int key = t->site && t->n && t->sps[0] >= lk_unwind_stack_lo && t->sps[0] < lk_unwind_stack_hi;
+    c->pc0[i] = key ? t->pcs[0] : 0;
+    c->sp0[i] = key ? t->sps[0] : 0;
 }
 
-/* Everything but a stack in the cache: walk (reusing the previous stack's
- * outer frames) and intern. Out of line so that the hit path below needs no
- * stack frame. */
-__attribute__((noinline)) static struct lk_site *
-walk(uintptr_t pc, uintptr_t sp, enum lk_kind kind, unsigned depth)
+struct lk_site *
+lk_stack_cache_walk(uintptr_t pc, uintptr_t sp, enum lk_kind kind, unsigned depth)
 {
     int same, complete;
+    struct lk_stack_cache *c = &lk_stack_cache_tc;
     if (depth > LK_CACHE_DEPTH) {
         uintptr_t pcs[LK_MAX_FRAMES], sps[LK_MAX_FRAMES];
         size_t n = lk_unwind_walk(pc, sp, pcs, sps, depth, NULL, &same, &complete);
         return lk_site_intern(pcs, n, kind);
     }
-    if (tc.victim == tc.cur) /* a hit made the victim the previous stack */
-        tc.victim = (tc.victim + 1) % NSTACKS;
-    struct tstack *prev = &tc.buf[tc.cur], *next = &tc.buf[tc.victim];
+    if (c->victim == c->cur) /* a hit made the victim the previous stack */
+        c->victim = (c->victim + 1) % NSTACKS;
+    struct lk_cached_stack *prev = &c->buf[c->cur], *next = &c->buf[c->victim];
     struct lk_unwind_prev p = {prev->pcs, prev->sps, prev->n, prev->complete};
     size_t n = lk_unwind_walk(pc, sp, next->pcs, next->sps, depth, prev->n ? &p : NULL, &same,
                               &complete);
@@ -67,34 +42,17 @@ walk(uintptr_t pc, uintptr_t sp, enum lk_kind kind, unsigned depth)
             return prev->site; /* identical stack: prev stays the cache as it is */
         prev->kind = (uint8_t)kind; /* the same frames for another kind: re-intern */
         prev->site = lk_site_intern(prev->pcs, n, kind);
-        set_key(tc.cur);
+        set_key(c, c->cur);
         return prev->site;
     }
     next->n = (uint32_t)n;
     next->complete = (uint8_t)complete;
     next->kind = (uint8_t)kind;
     next->site = lk_site_intern(next->pcs, n, kind);
-    set_key(tc.victim);
-    tc.cur = tc.victim;
-    tc.victim = (tc.victim + 1) % NSTACKS; /* round robin, skipping the new cur */
-    if (tc.victim == tc.cur)
-        tc.victim = (tc.victim + 1) % NSTACKS;
+    set_key(c, c->victim);
+    c->cur = c->victim;
+    c->victim = (c->victim + 1) % NSTACKS; /* round robin, skipping the new cur */
+    if (c->victim == c->cur)
+        c->victim = (c->victim + 1) % NSTACKS;
     return next->site;
-}
-
-struct lk_site *
-lk_stack_cache_site(uintptr_t pc, uintptr_t sp, enum lk_kind kind, unsigned depth)
-{
-    /* A stack in the cache (depth <= LK_CACHE_DEPTH, as the cache is empty
-     * otherwise): its innermost frame first, from the compact keys. */
-    for (unsigned i = 0; i < NSTACKS; i++) {
-        if (tc.pc0[i] != pc || tc.sp0[i] != sp)
-            continue;
-        const struct tstack *t = &tc.buf[i];
-        if (t->kind == kind && lk_unwind_same(t->pcs, t->sps, t->n, pc, sp)) {
-            tc.cur = i;
-            return t->site;
-        }
-    }
-    return walk(pc, sp, kind, depth);
 }

@@ -47,7 +47,7 @@ extern __thread uintptr_t lk_unwind_stack_hi __attribute__((tls_model("initial-e
  * is the cost of a cached stack at depth 32, so the loop is branch-free over
  * groups of four (differences ORed together): 5 instructions per frame
  * instead of 7 (cachegrind, bench_hook_cost at depth 32). */
-static inline int
+static inline __attribute__((always_inline)) int
 lk_unwind_slots_hold(const uintptr_t *pcs, const uintptr_t *sps, size_t from, size_t n)
 {
     size_t k = from;
@@ -61,21 +61,6 @@ lk_unwind_slots_hold(const uintptr_t *pcs, const uintptr_t *sps, size_t from, si
     for (; k < n; k++)
         diff |= *(const uintptr_t *)(sps[k] - 8) ^ pcs[k];
     return diff == 0;
-}
-
-/* Is the stack whose innermost frame returns to pc with stack pointer sp
- * the one in pcs/sps (n frames, walked earlier on this thread)? The cheap
- * test for the commonest case, an allocation from the same code as the
- * previous one: the innermost frame must match and every outer frame's
- * return-address slot still hold its return address (no table lookup, no
- * call). 0 does not mean different, only "walk". Not counted in
- * lk_unwind_stats(). */
-static inline int
-lk_unwind_same(const uintptr_t *pcs, const uintptr_t *sps, size_t n, uintptr_t pc, uintptr_t sp)
-{
-    if (!n || sps[0] != sp || pcs[0] != pc || sp < lk_unwind_stack_lo || sp >= lk_unwind_stack_hi)
-        return 0;
-    return lk_unwind_slots_hold(pcs, sps, 1, n);
 }
 
 /* Fork child: the forking thread may have held the table lock. */
