@@ -1,16 +1,19 @@
-/* Stack walking. On x86-64 a frame's canonical frame address (CFA) is its
- * stack pointer at the call plus a size that, at a given return address, is
- * fixed for almost all code (it changes only after alloca or a variable-
- * length array, where the CFA is rbp-based). So the walker keeps a table
- * return address -> frame size, and steps with one lookup and one load per
- * frame: sp' = sp + size(pc), pc' = *(sp' - 8). A return address not in the
- * table sends the whole walk to libunwind (unw_init_local/unw_step), whose
- * frames then fill the table; a size that libunwind later contradicts is
- * marked variable and always walked by libunwind. Loads stay inside the
- * thread's stack. The table is read without a lock (entries are only added;
- * a grown table is published whole) and written under a small lock; it never
- * calls malloc. libunwind may allocate on first use in a thread: callers
- * hold the agent's re-entrancy guard. */
+/* Stack walking. On x86-64 a frame's canonical frame address (CFA) is, at
+ * a given return address, either its stack pointer at the call plus a fixed
+ * size (almost all compiled code) or its rbp plus a fixed offset (a frame
+ * after alloca or a variable-length array, a JIT's frame-pointer frames).
+ * So the walker keeps a table return address -> rule (the size, the rbp
+ * offset, and where the frame saved its caller's rbp), follows rbp from
+ * frame to frame, and steps with one lookup and a load or two per frame:
+ * sp' = CFA, pc' = *(CFA - 8). A return address not in the table sends the
+ * walk to libunwind (unw_init_local/unw_step) as far as needed, whose
+ * frames then fill the table; a size that libunwind later contradicts
+ * leaves the rbp rule, and a frame with neither is always walked by
+ * libunwind. Loads stay inside the thread's stack. The table is read
+ * without a lock (entries are only added, a rule is one word; a grown table
+ * is published whole) and written under a small lock; it never calls
+ * malloc. libunwind may allocate on first use in a thread: callers hold the
+ * agent's re-entrancy guard. docs/UNWIND.md, sections 1 and 12. */
 #include "unwind.h"
 
 #include <errno.h>
@@ -24,13 +27,57 @@
 #include "record/format.h"
 #include "sys.h"
 
-#define SIZE_VARIABLE INT32_MIN   /* frame size differs between calls: walk with libunwind */
+#define SIZE_VARIABLE INT32_MIN   /* frame size differs between calls */
 #define SIZE_OUTERMOST (INT32_MIN + 1) /* libunwind stops here: the walk ends */
+#define SIZE_NOINFO (INT32_MIN + 2)    /* no unwind information: frame pointers only */
 #define MAX_FRAME (1 << 24)       /* larger "frames" are taken as not learnable */
+#define SAVE_UNKNOWN 0xffffu      /* where the caller's rbp is cannot be told */
+#define OFF_MAX 0xfff0u           /* largest rbp offset or save offset kept */
+
+/* A frame's rule at a return address, one word so that a reader sees its
+ * fields together: bits 0-31 the size (CFA - sp when it was the same each
+ * time, > 0; SIZE_VARIABLE; SIZE_OUTERMOST; 0 = no entry), bits 32-47 the
+ * rbp offset (CFA - rbp when that was the same each time, else 0), bits
+ * 48-63 the save (CFA - the address where the frame saved its caller's rbp;
+ * 0 when the frame leaves rbp alone; SAVE_UNKNOWN). */
+static inline uint64_t
+rule_make(int size, unsigned rbp_off, unsigned save)
+{
+    return (uint64_t)(uint32_t)size | (uint64_t)rbp_off << 32 | (uint64_t)save << 48;
+}
+
+static inline int
+rule_size(uint64_t w)
+{
+    return (int)(int32_t)(uint32_t)w;
+}
+
+static inline unsigned
+rule_rbp_off(uint64_t w)
+{
+    return (unsigned)(w >> 32) & 0xffffu;
+}
+
+static inline unsigned
+rule_save(uint64_t w)
+{
+    return (unsigned)(w >> 48);
+}
+
+/* What two observations of one return address agree on. */
+static inline uint64_t
+rule_merge(uint64_t a, uint64_t b)
+{
+    if (rule_size(a) == SIZE_NOINFO || rule_size(b) == SIZE_NOINFO)
+        return rule_size(a) == SIZE_NOINFO ? a : b; /* no unwind information: nothing else to learn */
+    return rule_make(rule_size(a) == rule_size(b) ? rule_size(a) : SIZE_VARIABLE,
+                     rule_rbp_off(a) == rule_rbp_off(b) ? rule_rbp_off(a) : 0,
+                     rule_save(a) == rule_save(b) ? rule_save(a) : SAVE_UNKNOWN);
+}
 
 struct pc_entry {
-    _Atomic uintptr_t pc; /* 0 = empty */
-    atomic_int size;      /* bytes from sp at the call to the CFA, or SIZE_* */
+    _Atomic uintptr_t pc;        /* 0 = empty */
+    _Atomic uint64_t rule;       /* rule_make() */
 };
 
 struct pc_table {
@@ -77,60 +124,67 @@ lk_unwind_init(uintptr_t lo, uintptr_t hi)
     return 0;
 }
 
-/* Frame size at pc, or 0 when pc is not in the table. */
-static inline int
+/* The rule at pc, or 0 when pc is not in the table. */
+static inline uint64_t
 lookup(const struct pc_table *t, uintptr_t pc)
 {
     for (size_t i = slot_of(pc, t->mask);; i = (i + 1) & t->mask) {
         uintptr_t p = atomic_load_explicit(&t->e[i].pc, memory_order_acquire);
         if (p == pc)
-            return atomic_load_explicit(&t->e[i].size, memory_order_relaxed);
+            return atomic_load_explicit(&t->e[i].rule, memory_order_relaxed);
         if (!p)
             return 0;
     }
 }
 
 static void
-put_locked(struct pc_table *t, uintptr_t pc, int size)
+put_locked(struct pc_table *t, uintptr_t pc, uint64_t rule)
 {
     size_t i = slot_of(pc, t->mask);
     for (;; i = (i + 1) & t->mask) {
         uintptr_t p = atomic_load_explicit(&t->e[i].pc, memory_order_relaxed);
         if (p == pc) {
-            int old = atomic_load_explicit(&t->e[i].size, memory_order_relaxed);
-            if (old != size && old != SIZE_VARIABLE)
-                atomic_store_explicit(&t->e[i].size, SIZE_VARIABLE, memory_order_relaxed);
+            uint64_t old = atomic_load_explicit(&t->e[i].rule, memory_order_relaxed);
+            atomic_store_explicit(&t->e[i].rule, rule_merge(old, rule), memory_order_relaxed);
             return;
         }
         if (!p)
             break;
     }
-    atomic_store_explicit(&t->e[i].size, size, memory_order_relaxed);
+    atomic_store_explicit(&t->e[i].rule, rule, memory_order_relaxed);
     atomic_store_explicit(&t->e[i].pc, pc, memory_order_release);
     table_used++;
 }
 
-/* Does the table step from pc by itself (a fixed size, or the end)? */
+/* The rule at pc in the current table, 0 when none. */
+static uint64_t
+lookup_now(uintptr_t pc)
+{
+    struct pc_table *t = atomic_load_explicit(&table, memory_order_acquire);
+    return t ? lookup(t, pc) : 0;
+}
+
+/* Can the walker step from pc by itself, given rbp there? */
 static int
 known(uintptr_t pc)
 {
     struct pc_table *t = atomic_load_explicit(&table, memory_order_acquire);
-    int size = t ? lookup(t, pc) : 0;
-    return size > 0 || size == SIZE_OUTERMOST;
+    uint64_t w = t ? lookup(t, pc) : 0;
+    return rule_size(w) > 0 || rule_size(w) == SIZE_OUTERMOST || rule_rbp_off(w);
 }
 
 /* Records what libunwind found. A table more than half full is replaced by
  * one twice its size; the old one stays mapped for readers still in it. A
- * size the table already holds takes no lock. */
+ * rule the table already holds takes no lock. */
 static void
-learn(uintptr_t pc, int size)
+learn(uintptr_t pc, uint64_t rule)
 {
     if (!pc)
         return;
     struct pc_table *cur = atomic_load_explicit(&table, memory_order_acquire);
     if (cur) {
-        int had = lookup(cur, pc);
-        if (had == size || had == SIZE_VARIABLE)
+        uint64_t had = lookup(cur, pc);
+        if (had && rule_merge(had, rule) == had)
             return;
     }
     lk_lock(&table_lock);
@@ -142,14 +196,14 @@ learn(uintptr_t pc, int size)
             for (size_t i = 0; i <= t->mask; i++) {
                 uintptr_t p = atomic_load_explicit(&t->e[i].pc, memory_order_relaxed);
                 if (p)
-                    put_locked(n, p, atomic_load_explicit(&t->e[i].size, memory_order_relaxed));
+                    put_locked(n, p, atomic_load_explicit(&t->e[i].rule, memory_order_relaxed));
             }
             atomic_store_explicit(&table, n, memory_order_release);
             t = n;
         }
     }
     if (t && (table_used + 1) * 10 < (t->mask + 1) * 9)
-        put_locked(t, pc, size);
+        put_locked(t, pc, rule);
     lk_unlock(&table_lock);
 }
 
@@ -174,52 +228,119 @@ bounds(void)
     return 1;
 }
 
+/* What one libunwind step from frame (sp, rbp, rbp's location) to its
+ * caller (sp1, rbp1, loc1) says about the frame's return address. */
+static uint64_t
+observe(uintptr_t sp, uintptr_t rbp, const unw_save_loc_t *loc, uintptr_t ip1, uintptr_t sp1,
+        uintptr_t rbp1, const unw_save_loc_t *loc1)
+{
+    uint64_t d = (uint64_t)sp1 - sp;
+    int size = sp1 > sp && d < MAX_FRAME ? (int)d : SIZE_VARIABLE;
+    unsigned rbp_off = rbp < sp1 && rbp >= sp && sp1 - rbp <= OFF_MAX ? (unsigned)(sp1 - rbp) : 0;
+    if (size == SIZE_VARIABLE || *(const uintptr_t *)(sp1 - 8) != ip1) {
+        /* the caller's return address is not just below the CFA (libunwind
+         * guessing through code without unwind information): no rule */
+        size = SIZE_VARIABLE;
+        rbp_off = 0;
+    }
+    unsigned save = SAVE_UNKNOWN;
+    if (loc1->type == UNW_SLT_MEMORY && loc1->u.addr >= sp && loc1->u.addr < sp1 &&
+        sp1 - loc1->u.addr <= OFF_MAX && *(const uintptr_t *)loc1->u.addr == rbp1)
+        save = (unsigned)(sp1 - loc1->u.addr); /* the frame saved its caller's rbp there */
+    else if (loc1->type == loc->type && loc1->u.addr == loc->u.addr && rbp1 == rbp)
+        save = 0; /* left alone: the caller's rbp is the frame's */
+    return rule_make(size, rbp_off, save);
+}
+
+/* Code without unwind information (a JIT's, V8's builtins embedded in the
+ * node binary): libunwind guesses there, and what it guessed for node's
+ * builtins was wrong (the same return address over and over, 16 bytes
+ * apart), and the walks through them taught the table wrong sizes for the
+ * return addresses it made up, so every walk through them went to
+ * libunwind again (node 6.5x slower under full tracking). Such code keeps
+ * frame pointers: CFA = rbp + 16, the caller's rbp saved at CFA - 16.
+ * When the return address pc has no unwind information, the table learns
+ * that rule for it (once per address) and this returns 1. The look-up is
+ * for pc - 1, the call (a call may be a function's last instruction). */
+static int
+learn_if_no_unwind_info(uintptr_t pc)
+{
+    unw_proc_info_t pi;
+    if (unw_get_proc_info_by_ip(unw_local_addr_space, (unw_word_t)(pc - 1), &pi, NULL) !=
+        -UNW_ENOINFO)
+        return 0;
+    learn(pc, rule_make(SIZE_NOINFO, 16, 16));
+    return 1;
+}
+
 /* libunwind from here: frames from the one whose stack pointer is sp0 (the
  * caller of the interposed function) outwards; teaches the table. With
  * stop non-zero (the stack pointer of the frame the table could not step
  * from), returns as soon as it has stepped past that frame and reached one
- * the table knows, with *resume set: the caller goes on from the last frame
- * with the table. libunwind cannot start in the middle of a stack (it needs
- * the registers there), so this saves the steps outwards of the frames it
- * had to learn: on cc1 compiling a 2,600-line file, 130k libunwind steps
- * (each with its signal-mask system calls) for 5,500 walks before. */
+ * the table knows, with *resume set and that frame's rbp in *rbp_out: the
+ * caller goes on from the last frame with the table. libunwind cannot
+ * start in the middle of a stack (it needs the registers there), so this
+ * saves the steps outwards of the frames it had to learn: on cc1 compiling
+ * a 2,600-line file, 130k libunwind steps (each with its signal-mask system
+ * calls) for 5,500 walks before. */
 static size_t
 slow_walk(uintptr_t sp0, uintptr_t *pcs, uintptr_t *sps, size_t max, int *complete,
-          uintptr_t stop, int *resume)
+          uintptr_t stop, int *resume, uintptr_t *rbp_out)
 {
     unw_context_t uc;
     unw_cursor_t c;
     size_t n = 0;
-    unw_word_t ip, sp;
-    uintptr_t prev_pc = 0, prev_sp = 0;
+    unw_word_t ip, sp, rbp;
+    unw_save_loc_t loc, prev_loc = {0};
+    uintptr_t prev_pc = 0, prev_sp = 0, prev_rbp = 0;
+    int trust = 1; /* no frame without unwind information passed yet */
     atomic_fetch_add_explicit(&n_slow, 1, memory_order_relaxed);
     if (unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0)
         return 0;
     for (int guard = 0; guard < 4 * LK_MAX_FRAMES; guard++) {
         if (unw_get_reg(&c, UNW_REG_IP, &ip) < 0 || unw_get_reg(&c, UNW_REG_SP, &sp) < 0)
             break;
-        if (prev_pc) {
-            uint64_t d = (uint64_t)sp - prev_sp;
-            learn(prev_pc, sp > prev_sp && d < MAX_FRAME ? (int)d : SIZE_VARIABLE);
-        }
+        if (unw_get_reg(&c, UNW_X86_64_RBP, &rbp) < 0 ||
+            unw_get_save_loc(&c, UNW_X86_64_RBP, &loc) < 0)
+            loc.type = UNW_SLT_REG; /* then nothing is learned about rbp */
+        if (prev_pc && trust)
+            learn(prev_pc, observe(prev_sp, prev_rbp, &prev_loc, (uintptr_t)ip, (uintptr_t)sp,
+                                   (uintptr_t)rbp, &loc));
         prev_pc = (uintptr_t)ip;
         prev_sp = (uintptr_t)sp;
+        prev_rbp = (uintptr_t)rbp;
+        prev_loc = loc;
+        int mine = 0; /* this frame is pcs[n - 1] */
         if ((uintptr_t)sp >= sp0 && n < max && ip) {
             if (n > 0 || ((uintptr_t)ip < self_lo || (uintptr_t)ip >= self_hi)) {
                 pcs[n] = (uintptr_t)ip;
                 sps[n] = (uintptr_t)sp;
                 n++;
-                if (stop && (uintptr_t)sp > stop && known((uintptr_t)ip)) {
+                mine = 1;
+                if (stop && (uintptr_t)sp > stop && trust && loc.type != UNW_SLT_REG &&
+                    known((uintptr_t)ip)) {
                     *resume = 1;
+                    *rbp_out = (uintptr_t)rbp;
                     return n;
                 }
             }
         } else if (n >= max) {
             return n; /* the table learns only what was needed */
         }
+        if (trust && !lookup_now((uintptr_t)ip) && learn_if_no_unwind_info((uintptr_t)ip)) {
+            /* what libunwind finds from here is a guess: learn nothing more,
+             * and go on with the frame pointers when the table can */
+            trust = 0;
+            if (mine && stop && (uintptr_t)sp >= stop && loc.type != UNW_SLT_REG) {
+                *resume = 1;
+                *rbp_out = (uintptr_t)rbp;
+                return n;
+            }
+        }
         int r = unw_step(&c);
         if (r <= 0) {
-            learn(prev_pc, SIZE_OUTERMOST);
+            if (trust)
+                learn(prev_pc, rule_make(SIZE_OUTERMOST, 0, SAVE_UNKNOWN));
             *complete = n < max;
             break;
         }
@@ -251,7 +372,8 @@ lk_unwind_walk(uintptr_t pc, uintptr_t sp, uintptr_t *pcs, uintptr_t *sps, size_
     struct pc_table *t = atomic_load_explicit(&table, memory_order_acquire);
     size_t n = 0, j = 0;
     uintptr_t stop = 0; /* the frame the table could not step from, for slow_walk */
-    int resume = 0;
+    uintptr_t rbp = 0;  /* rbp in the current frame, when rbp_ok */
+    int resume = 0, rbp_ok = 0;
     *same = 0;
     *complete = 0;
     if (max > LK_MAX_FRAMES)
@@ -260,6 +382,10 @@ lk_unwind_walk(uintptr_t pc, uintptr_t sp, uintptr_t *pcs, uintptr_t *sps, size_
         return 0;
     if (!t || !bounds() || sp < stack_lo || sp >= stack_hi)
         goto slow;
+    /* the interposed function saved its caller's rbp first (interpose.c is
+     * built with frame pointers): just below its CFA */
+    rbp = *(const uintptr_t *)(sp - 16);
+    rbp_ok = 1;
     for (;;) {
         if (prev) {
             while (j < prev->n && prev->sps[j] < sp)
@@ -288,18 +414,32 @@ lk_unwind_walk(uintptr_t pc, uintptr_t sp, uintptr_t *pcs, uintptr_t *sps, size_
         sps[n] = sp;
         if (++n == max)
             break;
-        int size = lookup(t, pc);
-        if (size == SIZE_OUTERMOST) {
+        uint64_t w = lookup(t, pc);
+        if (__builtin_expect(!w, 0) && learn_if_no_unwind_info(pc)) {
+            t = atomic_load_explicit(&table, memory_order_acquire);
+            w = lookup(t, pc);
+        }
+        int size = rule_size(w);
+        uintptr_t cfa;
+        if (size > 0) {
+            cfa = sp + (uintptr_t)size;
+        } else if (size == SIZE_OUTERMOST) {
             *complete = 1;
             break;
-        }
-        if (size <= 0) { /* unknown or variable */
+        } else if (size < 0 && rule_rbp_off(w) && rbp_ok && rbp >= sp && rbp < stack_hi) {
+            cfa = rbp + rule_rbp_off(w);
+        } else { /* unknown, or variable without a usable rbp */
             stop = sp;
             goto slow;
         }
-        sp += (uintptr_t)size;
-        if (sp > stack_hi - 8 || (sp & 7))
+        if (cfa <= sp || cfa > stack_hi - 8 || (cfa & 7))
             goto slow;
+        unsigned save = rule_save(w);
+        if (save == SAVE_UNKNOWN || save > cfa - sp)
+            rbp_ok = 0;
+        else if (save)
+            rbp = *(const uintptr_t *)(cfa - save);
+        sp = cfa;
         pc = *(const uintptr_t *)(sp - 8);
         if (!pc) {
             *complete = 1;
@@ -310,10 +450,11 @@ slow:
         /* libunwind from the top, as far as needed; then the table again
          * from the frame where it stopped */
         resume = 0;
-        n = slow_walk(n ? sps[0] : sp, pcs, sps, max, complete, stop, &resume);
+        n = slow_walk(n ? sps[0] : sp, pcs, sps, max, complete, stop, &resume, &rbp);
         if (!resume)
             return n;
         stop = 0;
+        rbp_ok = 1;
         n--;
         pc = pcs[n];
         sp = sps[n];

@@ -20,11 +20,14 @@ struct lk_unwind_prev {
 
 /* Walks the stack of the program from its innermost frame: pc is the return
  * address into the caller of the interposed function, sp that caller's stack
- * pointer once the call returns (the interposed function's CFA). Fills
- * pcs[]/sps[] (frame i's return address and stack pointer), at most max.
- * Uses the frame-size table and falls back to libunwind when a return
- * address is new, when a frame's size varies, or when sp leaves the thread's
- * stack (a signal stack); libunwind's answers teach the table.
+ * pointer once the call returns (the interposed function's CFA), and sp - 16
+ * holds the caller's rbp (the interposed function pushed it first: built
+ * with frame pointers). Fills pcs[]/sps[] (frame i's return address and
+ * stack pointer), at most max. Uses the table of frame rules and falls back
+ * to libunwind when a return address is new, when a frame has neither a
+ * fixed size nor a usable rbp rule, or when sp leaves the thread's stack (a
+ * signal stack); libunwind's answers teach the table. A return address
+ * without unwind information (JIT code) is walked by frame pointers.
  * When prev is given and a frame matches one of prev's (same stack pointer
  * and return address) and every outer frame of prev still holds its return
  * address in its slot, the outer frames are copied instead of walked; when
