@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <ucontext.h>
 
 #define UNW_LOCAL_ONLY
 #include <libunwind.h>
@@ -273,6 +274,40 @@ learn_if_no_unwind_info(uintptr_t pc)
     return 1;
 }
 
+/* One libunwind step from the frame (pc, sp, rbp) alone, without walking
+ * to it from the top: a context with those three registers (the others
+ * are this function's, and matter only to the rare frame whose CFA rule
+ * uses them). The instruction pointer is pc - 1, the call, as libunwind
+ * looks up a return address. Teaches the table pc's rule and returns 1
+ * when the step gives a usable one. A walk from the top cannot get past
+ * code without unwind information (libunwind's guess there was wrong for
+ * node), and costs a step per frame below; this costs one. */
+static int
+learn_from_frame(uintptr_t pc, uintptr_t sp, uintptr_t rbp)
+{
+    unw_context_t uc;
+    unw_cursor_t c;
+    unw_word_t ip1, sp1, rbp1;
+    unw_save_loc_t loc, loc1;
+    if (unw_getcontext(&uc) != 0)
+        return 0;
+    uc.uc_mcontext.gregs[REG_RIP] = (greg_t)(pc - 1);
+    uc.uc_mcontext.gregs[REG_RSP] = (greg_t)sp;
+    uc.uc_mcontext.gregs[REG_RBP] = (greg_t)rbp;
+    if (unw_init_local(&c, &uc) != 0 || unw_get_save_loc(&c, UNW_X86_64_RBP, &loc) < 0 ||
+        unw_step(&c) <= 0 || unw_get_reg(&c, UNW_REG_IP, &ip1) < 0 ||
+        unw_get_reg(&c, UNW_REG_SP, &sp1) < 0 || unw_get_reg(&c, UNW_X86_64_RBP, &rbp1) < 0 ||
+        unw_get_save_loc(&c, UNW_X86_64_RBP, &loc1) < 0)
+        return 0;
+    if (sp1 <= sp || sp1 > stack_hi)
+        return 0;
+    uint64_t rule = observe(sp, rbp, &loc, (uintptr_t)ip1, (uintptr_t)sp1, (uintptr_t)rbp1, &loc1);
+    if (rule_size(rule) <= 0)
+        return 0; /* a size is what the walk needs here (an rbp rule needs two sizes) */
+    learn(pc, rule);
+    return 1;
+}
+
 /* libunwind from here: frames from the one whose stack pointer is sp0 (the
  * caller of the interposed function) outwards; teaches the table. With
  * stop non-zero (the stack pointer of the frame the table could not step
@@ -327,11 +362,12 @@ slow_walk(uintptr_t sp0, uintptr_t *pcs, uintptr_t *sps, size_t max, int *comple
         } else if (n >= max) {
             return n; /* the table learns only what was needed */
         }
-        if (trust && !lookup_now((uintptr_t)ip) && learn_if_no_unwind_info((uintptr_t)ip)) {
+        uint64_t w = trust ? lookup_now((uintptr_t)ip) : 0;
+        if (trust && (w ? rule_size(w) == SIZE_NOINFO : learn_if_no_unwind_info((uintptr_t)ip))) {
             /* what libunwind finds from here is a guess: learn nothing more,
              * and go on with the frame pointers when the table can */
             trust = 0;
-            if (mine && stop && (uintptr_t)sp >= stop && loc.type != UNW_SLT_REG) {
+            if (mine && stop && loc.type != UNW_SLT_REG) {
                 *resume = 1;
                 *rbp_out = (uintptr_t)rbp;
                 return n;
@@ -373,7 +409,7 @@ lk_unwind_walk(uintptr_t pc, uintptr_t sp, uintptr_t *pcs, uintptr_t *sps, size_
     size_t n = 0, j = 0;
     uintptr_t stop = 0; /* the frame the table could not step from, for slow_walk */
     uintptr_t rbp = 0;  /* rbp in the current frame, when rbp_ok */
-    int resume = 0, rbp_ok = 0;
+    int resume = 0, rbp_ok = 0, slow_walks = 0;
     *same = 0;
     *complete = 0;
     if (max > LK_MAX_FRAMES)
@@ -415,7 +451,8 @@ lk_unwind_walk(uintptr_t pc, uintptr_t sp, uintptr_t *pcs, uintptr_t *sps, size_
         if (++n == max)
             break;
         uint64_t w = lookup(t, pc);
-        if (__builtin_expect(!w, 0) && learn_if_no_unwind_info(pc)) {
+        if (__builtin_expect(!w, 0) &&
+            (learn_if_no_unwind_info(pc) || (rbp_ok && learn_from_frame(pc, sp, rbp)))) {
             t = atomic_load_explicit(&table, memory_order_acquire);
             w = lookup(t, pc);
         }
@@ -450,6 +487,8 @@ slow:
         /* libunwind from the top, as far as needed; then the table again
          * from the frame where it stopped */
         resume = 0;
+        if (++slow_walks > 3)
+            stop = 0; /* bounded: no more going back to the table */
         n = slow_walk(n ? sps[0] : sp, pcs, sps, max, complete, stop, &resume, &rbp);
         if (!resume)
             return n;
