@@ -70,6 +70,7 @@ __attribute__((noinline, cold)) static struct lk_batch *
 adopt(void)
 {
     struct lk_batch *b = NULL;
+    int saved = errno; /* pthread_setspecific may allocate, and fail */
     if (atomic_load(&enabled)) {
         lk_lock(&free_lock);
         b = free_list;
@@ -91,6 +92,7 @@ adopt(void)
         }
     }
     lk_site_batch_mine = b ? b : NO_BATCH;
+    errno = saved;
     return b;
 }
 

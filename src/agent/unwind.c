@@ -267,6 +267,7 @@ static int
 learn_if_no_unwind_info(uintptr_t pc)
 {
     unw_proc_info_t pi;
+    atomic_fetch_add_explicit(&n_slow, 1, memory_order_relaxed);
     if (unw_get_proc_info_by_ip(unw_local_addr_space, (unw_word_t)(pc - 1), &pi, NULL) !=
         -UNW_ENOINFO)
         return 0;
@@ -277,11 +278,13 @@ learn_if_no_unwind_info(uintptr_t pc)
 /* One libunwind step from the frame (pc, sp, rbp) alone, without walking
  * to it from the top: a context with those three registers (the others
  * are this function's, and matter only to the rare frame whose CFA rule
- * uses them). The instruction pointer is pc - 1, the call, as libunwind
- * looks up a return address. Teaches the table pc's rule and returns 1
- * when the step gives a usable one. A walk from the top cannot get past
- * code without unwind information (libunwind's guess there was wrong for
- * node), and costs a step per frame below; this costs one. */
+ * uses them). The caller makes sure rbp lies in the thread's stack, so
+ * that a rule that reads through rbp reads the stack. libunwind looks a
+ * local context's instruction pointer up as a return address (pc - 1).
+ * Teaches the table pc's rule and returns 1 when the step gives a usable
+ * one. A walk from the top cannot get past code without unwind information
+ * (libunwind's guess there was wrong for node), and costs a step per frame
+ * below; this costs one. */
 static int
 learn_from_frame(uintptr_t pc, uintptr_t sp, uintptr_t rbp)
 {
@@ -291,7 +294,8 @@ learn_from_frame(uintptr_t pc, uintptr_t sp, uintptr_t rbp)
     unw_save_loc_t loc, loc1;
     if (unw_getcontext(&uc) != 0)
         return 0;
-    uc.uc_mcontext.gregs[REG_RIP] = (greg_t)(pc - 1);
+    atomic_fetch_add_explicit(&n_slow, 1, memory_order_relaxed);
+    uc.uc_mcontext.gregs[REG_RIP] = (greg_t)pc;
     uc.uc_mcontext.gregs[REG_RSP] = (greg_t)sp;
     uc.uc_mcontext.gregs[REG_RBP] = (greg_t)rbp;
     if (unw_init_local(&c, &uc) != 0 || unw_get_save_loc(&c, UNW_X86_64_RBP, &loc) < 0 ||
@@ -367,7 +371,7 @@ slow_walk(uintptr_t sp0, uintptr_t *pcs, uintptr_t *sps, size_t max, int *comple
             /* what libunwind finds from here is a guess: learn nothing more,
              * and go on with the frame pointers when the table can */
             trust = 0;
-            if (mine && stop && loc.type != UNW_SLT_REG) {
+            if (mine && stop && (uintptr_t)sp >= stop && loc.type != UNW_SLT_REG) {
                 *resume = 1;
                 *rbp_out = (uintptr_t)rbp;
                 return n;
@@ -451,20 +455,39 @@ lk_unwind_walk(uintptr_t pc, uintptr_t sp, uintptr_t *pcs, uintptr_t *sps, size_
         if (++n == max)
             break;
         uint64_t w = lookup(t, pc);
+        int rbp_in = rbp_ok && rbp >= sp && rbp < stack_hi; /* rbp may be this frame's base */
         if (__builtin_expect(!w, 0) &&
-            (learn_if_no_unwind_info(pc) || (rbp_ok && learn_from_frame(pc, sp, rbp)))) {
+            (learn_if_no_unwind_info(pc) || (rbp_in && learn_from_frame(pc, sp, rbp)))) {
             t = atomic_load_explicit(&table, memory_order_acquire);
             w = lookup(t, pc);
         }
         int size = rule_size(w);
+        unsigned off = rule_rbp_off(w);
+        if (size > 0 && off && rbp_in && sp + (uintptr_t)size != rbp + off) {
+            /* Both rules were seen once and now disagree: the size was an
+             * alloca frame's (its next call is larger) or the rbp offset a
+             * coincidence. One more look from libunwind settles which. */
+            if (!learn_from_frame(pc, sp, rbp)) {
+                stop = sp;
+                goto slow;
+            }
+            t = atomic_load_explicit(&table, memory_order_acquire);
+            w = lookup(t, pc);
+            size = rule_size(w);
+            off = rule_rbp_off(w);
+            if (size > 0 && off && sp + (uintptr_t)size != rbp + off) {
+                stop = sp;
+                goto slow;
+            }
+        }
         uintptr_t cfa;
         if (size > 0) {
             cfa = sp + (uintptr_t)size;
         } else if (size == SIZE_OUTERMOST) {
             *complete = 1;
             break;
-        } else if (size < 0 && rule_rbp_off(w) && rbp_ok && rbp >= sp && rbp < stack_hi) {
-            cfa = rbp + rule_rbp_off(w);
+        } else if (size < 0 && off && rbp_in) {
+            cfa = rbp + off;
         } else { /* unknown, or variable without a usable rbp */
             stop = sp;
             goto slow;
