@@ -29,13 +29,7 @@ _Atomic(_Atomic uint8_t *) *lk_block_tag_dir;
 static inline _Atomic uint8_t *
 leaf_of(uintptr_t a)
 {
-    return atomic_load_explicit(&lk_block_tag_dir[a >> LEAF_SHIFT], memory_order_acquire);
-}
-
-static inline size_t
-slot_of(uintptr_t a)
-{
-    return (size_t)((a & ((1ull << LEAF_SHIFT) - 1)) >> 4);
+    return lk_block_tag_leaf(lk_block_tag_dir, a);
 }
 
 __attribute__((cold)) _Atomic uint8_t *
@@ -72,20 +66,6 @@ lk_block_tag_ready(void)
     return lk_block_tag_dir != NULL;
 }
 
-/* Reads the tag of the block at a from the block itself: 1 with *out, 0
- * when the header or the tag do not check. Only for a block that cannot
- * be freed and unmapped meanwhile (the caller is freeing it, or the world
- * is stopped). */
-static inline int
-read_tag(uintptr_t a, struct lk_live_info *out)
-{
-    uint64_t header = ((const uint64_t *)a)[-1];
-    size_t usable = lk_block_tag_chunk_usable(header);
-    if (usable < LK_TAG_BYTES || usable > LK_TAG_USABLE_MAX)
-        return 0; /* not a tagged block's header: the tag's address means nothing */
-    return lk_block_tag_decode(a, header, *(const uint64_t *)(a + usable - LK_TAG_BYTES), out);
-}
-
 /* The start byte of address a, NULL when no leaf covers it (nothing there
  * was ever tagged) or a cannot be a block start. */
 static inline _Atomic uint8_t *
@@ -94,7 +74,7 @@ start_byte(uintptr_t a)
     if (!lk_block_tag_dir || (a & 15) || (a >> 48))
         return NULL;
     _Atomic uint8_t *l = leaf_of(a);
-    return l ? &l[slot_of(a)] : NULL;
+    return l ? &l[lk_block_tag_slot(a)] : NULL;
 }
 
 int
@@ -113,7 +93,8 @@ lk_block_tag_usable(const void *p, size_t glibc_usable)
         return glibc_usable;
     /* A start byte left by a free the agent did not see: the block there
      * now has no tag, and all of it is the program's. */
-    if (lk_block_tag_chunk_usable(((const uint64_t *)a)[-1]) != glibc_usable || !read_tag(a, &li))
+    if (lk_block_tag_chunk_usable(((const uint64_t *)a)[-1]) != glibc_usable ||
+        !lk_block_tag_read(a, &li))
         return glibc_usable;
     return glibc_usable - LK_TAG_BYTES;
 }
@@ -198,7 +179,7 @@ visit_direct(uintptr_t a, void *ctx)
 {
     struct each *e = ctx;
     struct lk_live_info li;
-    if (read_tag(a, &li))
+    if (lk_block_tag_read(a, &li))
         e->fn(a, &li, e->ctx);
     else
         e->bad++;
@@ -297,8 +278,9 @@ flush_live(struct each *e)
     }
     for (size_t i = 0; i < e->n; i++) {
         size_t usable = lk_block_tag_chunk_usable(header[i]);
-        at[i] =
-            usable >= LK_TAG_BYTES && usable <= LK_TAG_USABLE_MAX ? e->addr[i] + usable - LK_TAG_BYTES : 0;
+        at[i] = usable >= LK_TAG_BYTES && usable <= LK_TAG_USABLE_MAX
+                    ? e->addr[i] + usable - LK_TAG_BYTES
+                    : 0;
         tag[i] = 0;
         if (at[i] && at[i] + 8 - lo <= got)
             tag[i] = *(const uint64_t *)(span_buf + (at[i] - lo));

@@ -69,6 +69,20 @@ lk_block_tag_chunk_usable(uint64_t header)
     return (size_t)((header & 2) ? sz - 16 : sz - 8);
 }
 
+/* The start map's leaf for address a (NULL: nothing there was tagged), and
+ * a's byte's index in it. */
+static inline __attribute__((always_inline)) _Atomic uint8_t *
+lk_block_tag_leaf(_Atomic(_Atomic uint8_t *) *dir, uintptr_t a)
+{
+    return atomic_load_explicit(&dir[a >> LK_TAG_LEAF_SHIFT], memory_order_acquire);
+}
+
+static inline __attribute__((always_inline)) size_t
+lk_block_tag_slot(uintptr_t a)
+{
+    return (size_t)((a & (((uintptr_t)1 << LK_TAG_LEAF_SHIFT) - 1)) >> 4);
+}
+
 /* The chunk header in front of the block at a. The address is laundered
  * through an empty asm: inlined next to a malloc() call, the compiler would
  * otherwise take the read for one outside the block's object. */
@@ -100,18 +114,18 @@ lk_block_tag_put(void *p, uint64_t size, uint32_t site, uint32_t period)
     uint64_t slack = usable - LK_TAG_BYTES - size;
     if (__builtin_expect(slack > LK_TAG_SLACK_MAX, 0))
         return -22;
-    _Atomic uint8_t *l = atomic_load_explicit(&dir[a >> LK_TAG_LEAF_SHIFT], memory_order_acquire);
+    _Atomic uint8_t *l = lk_block_tag_leaf(dir, a);
     if (__builtin_expect(!l, 0) && !(l = lk_block_tag_leaf_make(a)))
         return -22;
-    uint64_t low = site | (uint64_t)(period < LK_TAG_PERIOD_MAX ? period : LK_TAG_PERIOD_MAX) << 20 |
+    uint64_t low = site |
+                   (uint64_t)(period < LK_TAG_PERIOD_MAX ? period : LK_TAG_PERIOD_MAX) << 20 |
                    slack << 44;
     *(uint64_t *)((char *)p + usable - LK_TAG_BYTES) = low | lk_block_tag_check(a, low) << 56;
     /* A byte of its own per block start: a plain store, no locked
      * instruction (which on this project's Xeon waits for the tag's store,
      * often a cache miss, to drain: 67% of this function's time as a bit
      * set with lock bts). */
-    atomic_store_explicit(&l[(a & (((uintptr_t)1 << LK_TAG_LEAF_SHIFT) - 1)) >> 4], 1,
-                          memory_order_release);
+    atomic_store_explicit(&l[lk_block_tag_slot(a)], 1, memory_order_release);
     return 0;
 }
 
@@ -132,6 +146,20 @@ lk_block_tag_decode(uintptr_t a, uint64_t header, uint64_t tag, struct lk_live_i
     return 1;
 }
 
+/* Reads the tag of the block at a from the block itself: 1 with *out, 0
+ * when the header or the tag do not check. Only for a block that cannot be
+ * freed and unmapped meanwhile (the caller is freeing it, or the world is
+ * stopped). */
+static inline __attribute__((always_inline)) int
+lk_block_tag_read(uintptr_t a, struct lk_live_info *out)
+{
+    uint64_t header = lk_block_tag_header(a);
+    size_t usable = lk_block_tag_chunk_usable(header);
+    if (usable < LK_TAG_BYTES || usable > LK_TAG_USABLE_MAX)
+        return 0; /* not a tagged block's header: the tag's address means nothing */
+    return lk_block_tag_decode(a, header, *(const uint64_t *)(a + usable - LK_TAG_BYTES), out);
+}
+
 /* Untags p: 1 with *out filled when p was tagged, 0 when it was not (the
  * caller then tries the live map), -1 when p was tagged but its tag was
  * overwritten (by the program writing past its block): untagged, *out
@@ -143,24 +171,18 @@ lk_block_tag_take(void *p, struct lk_live_info *out)
     _Atomic(_Atomic uint8_t *) *dir = lk_block_tag_dir;
     if (!dir || (a & LK_TAG_BAD_ADDR))
         return 0;
-    _Atomic uint8_t *l = atomic_load_explicit(&dir[a >> LK_TAG_LEAF_SHIFT], memory_order_acquire);
+    _Atomic uint8_t *l = lk_block_tag_leaf(dir, a);
     if (!l)
         return 0;
-    _Atomic uint8_t *sb = &l[(a & (((uintptr_t)1 << LK_TAG_LEAF_SHIFT) - 1)) >> 4];
+    _Atomic uint8_t *sb = &l[lk_block_tag_slot(a)];
     if (!atomic_load_explicit(sb, memory_order_acquire))
         return 0;
     /* Only the thread freeing the block clears its byte (two frees of one
-     * block at once would be the program's double free). */
+     * block at once would be the program's double free). p is a live glibc
+     * block (the program is freeing it): its header and its last bytes are
+     * readable. */
     atomic_store_explicit(sb, 0, memory_order_relaxed);
-    /* p is a live glibc block (the program is freeing it): its header and
-     * its last bytes are readable, once the header is known to be a tagged
-     * block's (else the tag's address means nothing). */
-    uint64_t header = lk_block_tag_header(a);
-    size_t usable = lk_block_tag_chunk_usable(header);
-    if (usable < LK_TAG_BYTES || usable > LK_TAG_USABLE_MAX)
-        return -1;
-    return lk_block_tag_decode(a, header, *(const uint64_t *)(a + usable - LK_TAG_BYTES), out) ? 1
-                                                                                                : -1;
+    return lk_block_tag_read(a, out) ? 1 : -1;
 }
 
 /* 1 when p starts a tagged block (one load, no side effect). */

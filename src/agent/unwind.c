@@ -169,8 +169,7 @@ lookup_now(uintptr_t pc)
 static int
 known(uintptr_t pc)
 {
-    struct pc_table *t = atomic_load_explicit(&table, memory_order_acquire);
-    uint64_t w = t ? lookup(t, pc) : 0;
+    uint64_t w = lookup_now(pc);
     return rule_size(w) > 0 || rule_size(w) == SIZE_OUTERMOST || rule_rbp_off(w);
 }
 
