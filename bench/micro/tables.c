@@ -220,7 +220,7 @@ bench_unwind(void)
     }
     uint64_t fast = 0, slow = 0;
     lk_unwind_stats(&fast, &slow);
-    printf("  %-44s %llu from the table, %llu through libunwind\n",
+    printf("  %-44s %llu from the table, %llu libunwind steps and look-ups\n",
            "walks:", (unsigned long long)fast, (unsigned long long)slow);
 }
 

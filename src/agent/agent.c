@@ -591,6 +591,32 @@ scan_now(const char **note, int from_agent_thread)
     return lk_scan_run(&p, note);
 }
 
+/* LEAKSCOPE_CHECK_UNWIND's verdict, a NOTE (recorder lock held). */
+static void
+note_unwind_check(void)
+{
+    struct lk_unwind_check c;
+    char msg[256];
+    struct lk_fmt f;
+    lk_unwind_check_stats(&c);
+    lk_fmt_init(&f, msg, sizeof msg);
+    lk_fmt_str(&f, "unwind check: ");
+    lk_fmt_u64(&f, c.checked);
+    lk_fmt_str(&f, " walks compared with libunwind's, ");
+    lk_fmt_u64(&f, c.differed);
+    lk_fmt_str(&f, " differed");
+    if (c.differed) {
+        lk_fmt_str(&f, " (the first at frame ");
+        lk_fmt_u64(&f, c.frame);
+        lk_fmt_str(&f, ": ");
+        lk_fmt_hex(&f, c.got);
+        lk_fmt_str(&f, " instead of ");
+        lk_fmt_hex(&f, c.want);
+        lk_fmt_str(&f, ")");
+    }
+    lk_snapshot_note(&rec, c.differed ? LK_NOTE_WARN : LK_NOTE_INFO, msg);
+}
+
 /* Writes the final snapshot and END once; later calls do nothing. A scan
  * made at exit goes between them. */
 static void
@@ -607,6 +633,8 @@ finish(enum lk_end_reason reason, uint64_t code, struct lk_scan_result *res, con
         atomic_store(&lk_state, LK_STATE_STOPPED);
         rec.final = 1;
         rec.on_signal = reason == LK_END_SIGNAL;
+        if (opts.check_unwind)
+            note_unwind_check();
         lk_snapshot_write(&rec, atomic_load(&period), atomic_load(&untracked_frees));
         write_scan(res, note, atomic_load(&period), LK_SCAN_AT_EXIT);
         lk_snapshot_end(&rec, reason, code);
@@ -1073,6 +1101,7 @@ lk_agent_start(void)
         lk_sys_log("out of memory at start-up; the program runs without tracking");
         goto out;
     }
+    lk_unwind_set_check(opts.check_unwind);
     lk_procmem_init();
     const uint32_t *tcb = (const uint32_t *)dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread");
     if (tcb)

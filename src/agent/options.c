@@ -191,6 +191,8 @@ lk_options_load(struct lk_options *o, const char **bad)
         o->catch_signals = 0;
     if ((e = getenv("LEAKSCOPE_MMAP")) && !strcmp(e, "0"))
         o->track_mmap = 0;
+    if ((e = getenv("LEAKSCOPE_CHECK_UNWIND")) && !strcmp(e, "1"))
+        o->check_unwind = 1;
     if ((e = getenv("LEAKSCOPE_SAMPLE"))) {
         if (parse_size(e, &v) == 0)
             o->sample_bytes = v;

@@ -20,6 +20,7 @@ struct lk_options {
     int catch_signals;     /* LEAKSCOPE_SIGNALS=0 disables the final snapshot on SIGTERM/SIGINT/SIGHUP */
     int disabled;          /* LEAKSCOPE_DISABLE=1 */
     int track_mmap;        /* LEAKSCOPE_MMAP=0 disables tracking anonymous mmap */
+    int check_unwind;      /* LEAKSCOPE_CHECK_UNWIND=1: every walk compared with libunwind's */
     uint64_t sample_bytes; /* LEAKSCOPE_SAMPLE: mean sampling interval in bytes (K, M, G
                               suffixes), 0 = track every allocation */
     uint64_t thin_window_ms; /* LEAKSCOPE_THIN=WINDOW[,EVERY]: snapshots younger than WINDOW

@@ -66,14 +66,34 @@ lk_unwind_slots_hold(const uintptr_t *pcs, const uintptr_t *sps, size_t from, si
     return diff == 0;
 }
 
+/* A check of the walker (LEAKSCOPE_CHECK_UNWIND=1): every walk that is
+ * not a copy of the previous one is compared with libunwind's walk of the
+ * same stack from the top. Slow: a diagnostic, and what the tests run real
+ * programs with. Set before the first walk. */
+void lk_unwind_set_check(int on);
+
+struct lk_unwind_check {
+    uint64_t checked;  /* walks compared */
+    uint64_t differed; /* of those, walks whose return addresses differed */
+    size_t frame;      /* the first such walk: the first frame that differed, */
+    uintptr_t got, want; /* the walker's return address there and libunwind's (0: none) */
+};
+void lk_unwind_check_stats(struct lk_unwind_check *out);
+
+/* The check of one walk: pcs[0..n-1] walked from the frame whose stack
+ * pointer is sp (at most max frames), compared with libunwind's walk from
+ * the top of the calling thread's stack; counted in the stats above. */
+void lk_unwind_check_walk(uintptr_t sp, const uintptr_t *pcs, size_t n, size_t max);
+
 /* Fork child: the forking thread may have held the table lock. */
 void lk_unwind_reset_locks(void);
 
 /* Bytes of the current frame-size table. */
 size_t lk_unwind_bytes(void);
 
-/* Counters for the benchmark and tests: walks answered from the table, and
- * walks that needed libunwind. */
+/* Counters for the benchmark and tests: walks, and libunwind's work for
+ * them (its steps and its look-ups of a return address's unwind
+ * information, each with two signal-mask system calls). */
 void lk_unwind_stats(uint64_t *fast, uint64_t *slow);
 
 #endif

@@ -117,6 +117,29 @@ through_nocfi(int d)
     return r + 1;
 }
 
+/* Sets rbp to a word outside the stack while it calls on, as optimized
+ * code that uses rbp as a plain register does: its callees' frames have
+ * that rbp, and libunwind must not be handed it as theirs. */
+static uintptr_t not_a_frame[4];
+__attribute__((noinline, noipa, optimize("omit-frame-pointer"))) static int
+rbp_elsewhere(int d)
+{
+    int r;
+    __asm__ volatile("mov %0, %%rbp" ::"r"(&not_a_frame[2]) : "rbp", "memory");
+    r = inner(d);
+    __asm__ volatile("" ::: "memory");
+    return r + 1;
+}
+
+/* ...and a frame without a frame pointer called with that rbp */
+__attribute__((noinline, noipa, optimize("omit-frame-pointer"))) static int
+leaf_nofp(int d)
+{
+    int r = plain(d);
+    __asm__ volatile("" ::: "memory");
+    return r + 2;
+}
+
 static void
 check_same(const char *what, int round)
 {
@@ -132,13 +155,18 @@ check_same(const char *what, int round)
 }
 
 /* Runs scenario(round) for 40 rounds: every walk must equal libunwind's,
- * and the last 30 must not need libunwind. */
+ * and the last 30 must not need libunwind. The round to read the counters
+ * at is volatile: a constant let the compiler split the loop in two, whose
+ * second call of scenario had a return address of its own, new at round
+ * 10. */
+static volatile int stats_round = 10;
+
 static void
 run(const char *what, void (*scenario)(int round))
 {
     uint64_t fast, slow, slow_before = 0;
     for (int round = 0; round < 40; round++) {
-        if (round == 10)
+        if (round == stats_round)
             lk_unwind_stats(&fast, &slow_before);
         scenario(round);
         check_same(what, round);
@@ -173,6 +201,13 @@ s_nocfi(int round)
 }
 
 static void
+s_rbp_elsewhere(int round)
+{
+    inner = leaf_nofp;
+    rbp_elsewhere(20 + round % 2);
+}
+
+static void
 test_walks(void **state)
 {
     (void)state;
@@ -183,6 +218,86 @@ test_walks(void **state)
     run("a frame after alloca", s_alloca);
     run("alloca, then a frame that clobbers rbp", s_alloca_clobber);
     run("a frame-pointer function without unwind information", s_nocfi);
+}
+
+/* Frames the table does not know, with an rbp outside the stack (as in all
+ * of cc1), below twenty frames it knows: each is learned from libunwind
+ * steps from that frame alone (two, with made-up rbps), not from a walk of
+ * libunwind from the top through the twenty (the walk before). */
+static void
+test_rbp_outside_stack(void **state)
+{
+    (void)state;
+    uint64_t fast, slow0, slow1;
+    assert_int_equal(lk_unwind_init(0, 0), 0);
+    s_plain(0); /* plain's return addresses */
+    lk_unwind_stats(&fast, &slow0);
+    s_rbp_elsewhere(0);
+    check_same("rbp outside the stack, first walk", 0);
+    lk_unwind_stats(&fast, &slow1);
+    assert_true(ngot > 22);
+    /* new: leaf_nofp's, rbp_elsewhere's, s_rbp_elsewhere's and this test's
+     * return addresses, a look-up and two steps each, and cmocka's frames */
+    if (slow1 - slow0 >= 20)
+        fail_msg("%llu libunwind steps and look-ups for a walk through 4 new frames",
+                 (unsigned long long)(slow1 - slow0));
+    run("rbp outside the stack", s_rbp_elsewhere);
+}
+
+/* The check (LEAKSCOPE_CHECK_UNWIND) finds a walk that differs from
+ * libunwind's, and only such a walk. */
+static uintptr_t checked_pcs[MAXF];
+static size_t checked_n;
+static int check_flip; /* frame whose return address the check is given wrong, -1 none */
+
+__attribute__((noinline, optimize("no-omit-frame-pointer"))) static void
+probe_check(void)
+{
+    uintptr_t pc = (uintptr_t)__builtin_return_address(0);
+    uintptr_t sp = (uintptr_t)__builtin_frame_address(0) + 16;
+    int same = 0;
+    checked_n = lk_unwind_walk(pc, sp, checked_pcs, got_sp, MAXF, NULL, &same, &got_complete);
+    if (check_flip >= 0 && (size_t)check_flip < checked_n)
+        checked_pcs[check_flip] ^= 0x10;
+    lk_unwind_check_walk(got_sp[0], checked_pcs, checked_n, MAXF);
+    __asm__ volatile("" ::: "memory");
+}
+
+__attribute__((noinline, noipa)) static int
+to_probe_check(int d)
+{
+    if (d == 0) {
+        probe_check();
+        return 1;
+    }
+    int r = to_probe_check(d - 1);
+    __asm__ volatile("" ::: "memory");
+    return r + 1;
+}
+
+static void
+test_check(void **state)
+{
+    (void)state;
+    struct lk_unwind_check c0, c1, c2;
+    assert_int_equal(lk_unwind_init(0, 0), 0);
+    check_flip = -1;
+    to_probe_check(5);
+    lk_unwind_check_stats(&c0);
+    to_probe_check(5);
+    lk_unwind_check_stats(&c1);
+    assert_int_equal(c1.checked, c0.checked + 1);
+    assert_int_equal(c1.differed, c0.differed);
+    check_flip = 3;
+    to_probe_check(5);
+    lk_unwind_check_stats(&c2);
+    assert_int_equal(c2.checked, c1.checked + 1);
+    assert_int_equal(c2.differed, c1.differed + 1);
+    if (c1.differed == 0) {
+        assert_int_equal(c2.frame, 3);
+        assert_int_equal(c2.got, checked_pcs[3]);
+        assert_int_equal(c2.want, checked_pcs[3] ^ 0x10);
+    }
 }
 
 /* The walk through the function without unwind information has its return
@@ -215,6 +330,8 @@ main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_walks),
         cmocka_unit_test(test_nocfi_frames),
+        cmocka_unit_test(test_rbp_outside_stack),
+        cmocka_unit_test(test_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
