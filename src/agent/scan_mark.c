@@ -187,22 +187,39 @@ sort_blocks(struct blk *a, size_t n)
     }
 }
 
-/* Index of the block that w points to, or -1. */
+/* Index of the block that w points to, or -1: the last block starting at
+ * or below w, if w is its start (or, with interior pointers, inside it).
+ * The binary search is remembered per 4 KiB page of w: the next w that
+ * falls between the same two block starts (a pointer into the same large
+ * block, or the same gap) is answered with two loads. cc1 at exit: 650k of
+ * 2.35M heap words point into its GC's mapped chunks, and the scan took
+ * 26 ms, most of it in the search. */
+#define FIND_CACHE 4096
+static uint32_t find_cache[FIND_CACHE]; /* last block start <= a word of the page, + 1 */
+
 static inline long
 find(uintptr_t w)
 {
     if (w < heap_lo || w >= heap_hi)
         return -1;
-    size_t lo = 0, hi = N;
-    while (lo < hi) {
-        size_t mid = (lo + hi) / 2;
-        if (S[mid] <= w)
-            lo = mid + 1;
-        else
-            hi = mid;
+    uint32_t *c = &find_cache[(w >> 12) & (FIND_CACHE - 1)];
+    size_t lo;
+    if (*c && S[*c - 1] <= w && (*c == N || S[*c] > w)) {
+        lo = *c;
+    } else {
+        size_t hi = N;
+        lo = 0;
+        while (lo < hi) {
+            size_t mid = (lo + hi) / 2;
+            if (S[mid] <= w)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (!lo)
+            return -1;
+        *c = (uint32_t)lo;
     }
-    if (!lo)
-        return -1;
     const struct blk *b = &B[lo - 1];
     if (w == b->start)
         return (long)(lo - 1);
@@ -753,6 +770,8 @@ lk_scan_mark_main(struct lk_scan_result *r)
     lk_block_tag_foreach(fill_cb, &n);
     N = n;
     sort_blocks(B, N);
+    for (size_t i = 0; i < FIND_CACHE; i++)
+        find_cache[i] = 0;
     heap_lo = N ? B[0].start : 0;
     heap_hi = 0;
     for (size_t i = 0; i < N; i++) {

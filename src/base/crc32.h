@@ -1,5 +1,5 @@
 /* CRC-32 (IEEE 802.3, the polynomial of zlib and PNG) used to frame records.
- * Pure function over a table in rodata: safe anywhere. */
+ * zlib's: a pure function over tables in rodata, safe anywhere. */
 #ifndef LK_CRC32_H
 #define LK_CRC32_H
 
@@ -7,7 +7,7 @@
 #include <stdint.h>
 
 /* Continue a CRC over n bytes; start with crc = 0. lk_crc32(0, "123456789", 9)
- * is 0xCBF43926. Costs about one table lookup per byte. */
+ * is 0xCBF43926. */
 uint32_t lk_crc32(uint32_t crc, const void *data, size_t n);
 
 #endif

@@ -168,7 +168,7 @@ int main(int argc, char **argv) {
     return 0;
 }
 C
-if ! gcc -std=gnu17 -O1 -I"$LK_SRC/src" -o "$T/fake" "$T/fake.c" "$LK_BUILD/liblk_base.a" \
+if ! gcc -std=gnu17 -O1 -I"$LK_SRC/src" -o "$T/fake" "$T/fake.c" "$LK_BUILD/liblk_base.a" -lz \
     2>"$T/fake.cc"; then
     fail "cannot build the stand-in agent: $(head -3 "$T/fake.cc")"
     finish
