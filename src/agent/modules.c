@@ -257,12 +257,18 @@ lk_modules_refresh(struct lk_writer *w, uint64_t time_ns, int rewrite_all)
     }
 }
 
-struct lk_frame
-lk_modules_locate(uintptr_t addr)
+/* The answer for addr, and the range around it [*a, *b) over which the
+ * answer is the same: the chosen module's range less the parts of modules
+ * that do not contain addr (a module that contains addr and lost to the
+ * chosen one loses wherever they overlap: the choice depends only on the
+ * modules' order and presence). */
+static struct lk_frame
+locate(uintptr_t addr, uintptr_t *a, uintptr_t *b)
 {
     struct lk_frame f = {0, addr};
     int best_present = 0;
     unsigned n = mods ? atomic_load_explicit(&nmods, memory_order_acquire) : 0;
+    unsigned best = 0;
     for (unsigned i = 0; i < n; i++) {
         struct mod *m = &mods[i];
         if (addr < m->lo || addr >= m->hi)
@@ -273,6 +279,35 @@ lk_modules_locate(uintptr_t addr)
         f.module = m->id;
         f.offset = addr - m->base;
         best_present = present;
+        best = i;
     }
+    if (!a)
+        return f;
+    *a = f.module ? mods[best].lo : 0;
+    *b = f.module ? mods[best].hi : UINTPTR_MAX;
+    for (unsigned i = 0; i < n; i++) {
+        const struct mod *m = &mods[i];
+        if (m->hi <= addr && m->hi > *a)
+            *a = m->hi;
+        else if (m->lo > addr && m->lo < *b)
+            *b = m->lo;
+    }
+    return f;
+}
+
+struct lk_frame
+lk_modules_locate(uintptr_t addr)
+{
+    return locate(addr, NULL, NULL);
+}
+
+struct lk_frame
+lk_modules_locate_cached(uintptr_t addr, struct lk_modules_cache *c)
+{
+    if (c->module && addr >= c->lo && addr < c->hi)
+        return (struct lk_frame){c->module, addr - c->base};
+    struct lk_frame f = locate(addr, &c->lo, &c->hi);
+    c->module = f.module;
+    c->base = addr - f.offset;
     return f;
 }

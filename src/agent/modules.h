@@ -40,4 +40,14 @@ void lk_modules_after_fork(void);
  * it lies in no known module. Prefers loaded modules over unloaded ones. */
 struct lk_frame lk_modules_locate(uintptr_t addr);
 
+/* The same through a cache of the last answer's range, for a loop over
+ * many addresses (the STACK records of a snapshot: cc1's 300k frames in 14
+ * modules took 7 ms one by one). Start with a zeroed cache; valid while no
+ * module is added or unloaded. */
+struct lk_modules_cache {
+    uintptr_t lo, hi, base;
+    uint64_t module; /* 0: nothing cached */
+};
+struct lk_frame lk_modules_locate_cached(uintptr_t addr, struct lk_modules_cache *c);
+
 #endif

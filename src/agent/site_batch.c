@@ -103,7 +103,8 @@ flush_slot(struct lk_batch_slot *sl)
     struct lk_site *s = LD(sl->site);
     if (!s)
         return;
-    struct lk_cohort_ctr *c = &s->c[LD(sl->k)];
+    struct lk_site_ctr *ctr = lk_site_ctr(s);
+    struct lk_cohort_ctr *c = &ctr->c[LD(sl->k)];
     uint64_t v;
     if ((v = LD(sl->born)))
         atomic_fetch_add_explicit(&c->born, v, memory_order_relaxed);
@@ -114,7 +115,7 @@ flush_slot(struct lk_batch_slot *sl)
     if ((v = LD(sl->died_bytes)))
         atomic_fetch_add_explicit(&c->died_bytes, v, memory_order_relaxed);
     if ((v = LD(sl->hist)))
-        atomic_fetch_add_explicit(&s->hist[LD(sl->cls)], v, memory_order_relaxed);
+        atomic_fetch_add_explicit(&ctr->hist[LD(sl->cls)], v, memory_order_relaxed);
     ST(sl->born, 0);
     ST(sl->born_bytes, 0);
     ST(sl->died, 0);
@@ -163,7 +164,8 @@ lk_site_batch_alloc_slow(struct lk_site *s, uint64_t size, uint32_t period, uint
     if (LD(sl->cls) != cls) {
         uint64_t h = LD(sl->hist);
         if (h)
-            atomic_fetch_add_explicit(&s->hist[LD(sl->cls)], h, memory_order_relaxed);
+            atomic_fetch_add_explicit(&lk_site_ctr(s)->hist[LD(sl->cls)], h,
+                                      memory_order_relaxed);
         ST(sl->hist, 0);
         ST(sl->cls, cls);
     }

@@ -167,9 +167,10 @@ static int
 material(const struct lk_site *s, const struct lk_site_stats *st)
 {
     uint64_t b = st->f[LK_SITE_LIVE_BYTES], c = st->f[LK_SITE_LIVE_COUNT];
-    uint64_t db = b > s->last_live_bytes ? b - s->last_live_bytes : s->last_live_bytes - b;
-    uint64_t dc = c > s->last_live_count ? c - s->last_live_count : s->last_live_count - c;
-    uint64_t tb = s->last_live_bytes / LK_MATERIAL_FRACTION, tc = s->last_live_count / LK_MATERIAL_FRACTION;
+    const struct lk_site_ctr *l = lk_site_ctr(s);
+    uint64_t db = b > l->last_live_bytes ? b - l->last_live_bytes : l->last_live_bytes - b;
+    uint64_t dc = c > l->last_live_count ? c - l->last_live_count : l->last_live_count - c;
+    uint64_t tb = l->last_live_bytes / LK_MATERIAL_FRACTION, tc = l->last_live_count / LK_MATERIAL_FRACTION;
     return db >= (tb > LK_MATERIAL_BYTES ? tb : LK_MATERIAL_BYTES) ||
            dc >= (tc > LK_MATERIAL_BLOCKS ? tc : LK_MATERIAL_BLOCKS);
 }
@@ -361,13 +362,14 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
     lk_modules_refresh(&r->w, now, full);
     if (full)
         r->stacks_written = 0;
+    struct lk_modules_cache mc = {0};
     for (uint32_t id = r->stacks_written + 1; id <= nsites; id++) {
         struct lk_site *s = lk_site_get(id);
         struct lk_frame frames[LK_MAX_FRAMES];
         if (!s)
             break;
         for (unsigned i = 0; i < s->depth; i++)
-            frames[i] = lk_modules_locate(s->frames[i]);
+            frames[i] = lk_modules_locate_cached(s->frames[i], &mc);
         lk_write_stack(&r->w, id, (enum lk_kind)s->kind, frames, s->depth);
         r->stacks_written = id;
     }
@@ -414,8 +416,9 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
         struct lk_site *s = lk_site_get(id);
         lk_site_read(s, &st);
         uint64_t allocs = st.f[LK_SITE_ALLOCS], frees = st.f[LK_SITE_FREES];
-        if (!full && allocs == s->last_allocs && frees == s->last_frees &&
-            st.died_bytes == s->last_died_bytes)
+        struct lk_site_ctr *l = lk_site_ctr(s);
+        if (!full && allocs == l->last_allocs && frees == l->last_frees &&
+            st.died_bytes == l->last_died_bytes)
             continue;
         if (!full && !refresh && !material(s, &st))
             continue; /* churn around the same live set: not worth a line */
@@ -428,11 +431,11 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
         if (r->final)
             continue; /* no later snapshot compares: and the exit scan's copy of the
                          process left every page copy-on-write (cc1: 7 ms of faults) */
-        s->last_allocs = allocs;
-        s->last_frees = frees;
-        s->last_died_bytes = st.died_bytes;
-        s->last_live_bytes = st.f[LK_SITE_LIVE_BYTES];
-        s->last_live_count = st.f[LK_SITE_LIVE_COUNT];
+        l->last_allocs = allocs;
+        l->last_frees = frees;
+        l->last_died_bytes = st.died_bytes;
+        l->last_live_bytes = st.f[LK_SITE_LIVE_BYTES];
+        l->last_live_count = st.f[LK_SITE_LIVE_COUNT];
     }
     lk_write_snapshot_end(&r->w);
     r->seq++;

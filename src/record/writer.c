@@ -182,10 +182,16 @@ lk_write_stack(struct lk_writer *w, uint64_t site, enum lk_kind kind,
     lk_writer_u64(w, site);
     lk_writer_u64(w, (uint64_t)kind);
     lk_writer_u64(w, n);
+    /* room for the frames at once, then no check per varint: a snapshot
+     * that writes every stack of cc1 writes 600k of them */
+    if (!reserve(w, 2 * n * LK_VARINT_MAX))
+        return lk_writer_end(w); /* the error reserve() set */
+    uint8_t *p = w->buf + w->len;
     for (size_t i = 0; i < n; i++) {
-        lk_writer_u64(w, frames[i].module);
-        lk_writer_u64(w, frames[i].offset);
+        p += lk_varint_put(p, frames[i].module);
+        p += lk_varint_put(p, frames[i].offset);
     }
+    w->len = (size_t)(p - w->buf);
     return lk_writer_end(w);
 }
 

@@ -89,7 +89,7 @@ collected_born(void)
     uint64_t n = 0;
     for (int i = 0; i < NSITES; i++)
         for (unsigned k = 0; k < LK_COHORTS; k++)
-            n += atomic_load(&sites[i]->c[k].born);
+            n += atomic_load(&lk_site_ctr(sites[i])->c[k].born);
     return n;
 }
 
@@ -123,16 +123,16 @@ check_exact(void)
                 d += want[t].died[i][k];
                 db += want[t].died_bytes[i][k];
             }
-            assert_int_equal(atomic_load(&sites[i]->c[k].born), b);
-            assert_int_equal(atomic_load(&sites[i]->c[k].born_bytes), bb);
-            assert_int_equal(atomic_load(&sites[i]->c[k].died), d);
-            assert_int_equal(atomic_load(&sites[i]->c[k].died_bytes), db);
+            assert_int_equal(atomic_load(&lk_site_ctr(sites[i])->c[k].born), b);
+            assert_int_equal(atomic_load(&lk_site_ctr(sites[i])->c[k].born_bytes), bb);
+            assert_int_equal(atomic_load(&lk_site_ctr(sites[i])->c[k].died), d);
+            assert_int_equal(atomic_load(&lk_site_ctr(sites[i])->c[k].died_bytes), db);
         }
         for (unsigned c = 0; c < LK_SIZE_CLASSES; c++) {
             uint64_t h = 0;
             for (int t = 0; t <= NTHREADS; t++)
                 h += want[t].hist[i][c];
-            assert_int_equal(atomic_load(&sites[i]->hist[c]), h);
+            assert_int_equal(atomic_load(&lk_site_ctr(sites[i])->hist[c]), h);
         }
     }
 }
