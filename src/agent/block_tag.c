@@ -26,6 +26,15 @@
 
 _Atomic(_Atomic uint8_t *) *lk_block_tag_dir;
 
+/* The directory indexes of the leaves made, in the order they were made,
+ * so that a walk visits them without reading the 2 MiB directory (262,144
+ * entries, mostly never touched: each untouched page of it read is a
+ * fault on the zero page). A leaf covers 1 GiB: a process rarely has more
+ * than a few. Past LEAVES_LISTED, walks read the directory. */
+#define LEAVES_LISTED 64
+static _Atomic uint32_t leaves[LEAVES_LISTED];
+static _Atomic unsigned nleaves; /* leaves made; may exceed LEAVES_LISTED */
+
 static inline _Atomic uint8_t *
 leaf_of(uintptr_t a)
 {
@@ -42,8 +51,15 @@ lk_block_tag_leaf_make(uintptr_t a)
         return NULL;
     _Atomic uint8_t *none = NULL;
     if (atomic_compare_exchange_strong_explicit(&lk_block_tag_dir[a >> LEAF_SHIFT], &none, l,
-                                                memory_order_acq_rel, memory_order_acquire))
+                                                memory_order_acq_rel, memory_order_acquire)) {
+        /* the slot is claimed first and filled after: a walk that sees the
+         * count before the index reads a 0 and checks that leaf (empty
+         * or not) for nothing */
+        unsigned k = atomic_fetch_add_explicit(&nleaves, 1, memory_order_acq_rel);
+        if (k < LEAVES_LISTED)
+            atomic_store_explicit(&leaves[k], (uint32_t)(a >> LEAF_SHIFT), memory_order_release);
         return l;
+    }
     lk_sys_munmap((void *)l, LEAF_BYTES); /* another thread published one first */
     return none;
 }
@@ -106,29 +122,59 @@ lk_block_tag_usable(const void *p, size_t glibc_usable)
  * address its first byte stands for. Stops when page returns non-zero (and
  * returns that). mincore with raw system calls: the scanner's copy may
  * walk. */
+/* Calls page(first, base, ctx) for each resident page of leaf i. */
+static int
+leaf_pages(size_t i, int (*page)(const _Atomic uint8_t *first, uintptr_t base, void *ctx),
+           void *ctx)
+{
+    unsigned char vec[CHUNK_PAGES];
+    _Atomic uint8_t *l = leaf_of((uintptr_t)i << LEAF_SHIFT);
+    if (!l)
+        return 0;
+    for (size_t pg0 = 0; pg0 < LEAF_BYTES / PAGE; pg0 += CHUNK_PAGES) {
+        if (lk_sys_call6(SYS_mincore, (long)((char *)l + pg0 * PAGE), CHUNK_PAGES * PAGE,
+                         (long)vec, 0, 0, 0) < 0)
+            continue;
+        for (size_t pg = 0; pg < CHUNK_PAGES; pg++) {
+            if (!(vec[pg] & 1))
+                continue; /* never touched: no block starts there */
+            size_t off = (pg0 + pg) * PAGE;
+            int r = page(l + off, ((uintptr_t)i << LEAF_SHIFT) | ((uintptr_t)off << 4), ctx);
+            if (r)
+                return r;
+        }
+    }
+    return 0;
+}
+
 static int
 each_page(int (*page)(const _Atomic uint8_t *first, uintptr_t base, void *ctx), void *ctx)
 {
-    unsigned char vec[CHUNK_PAGES];
     if (!lk_block_tag_dir)
         return 0;
-    for (size_t i = 0; i < DIR_ENTRIES; i++) {
-        _Atomic uint8_t *l = leaf_of((uintptr_t)i << LEAF_SHIFT);
-        if (!l)
-            continue;
-        for (size_t pg0 = 0; pg0 < LEAF_BYTES / PAGE; pg0 += CHUNK_PAGES) {
-            if (lk_sys_call6(SYS_mincore, (long)((char *)l + pg0 * PAGE), CHUNK_PAGES * PAGE,
-                             (long)vec, 0, 0, 0) < 0)
-                continue;
-            for (size_t pg = 0; pg < CHUNK_PAGES; pg++) {
-                if (!(vec[pg] & 1))
-                    continue; /* never touched: no block starts there */
-                size_t off = (pg0 + pg) * PAGE;
-                int r = page(l + off, ((uintptr_t)i << LEAF_SHIFT) | ((uintptr_t)off << 4), ctx);
-                if (r)
-                    return r;
-            }
+    unsigned n = atomic_load_explicit(&nleaves, memory_order_acquire);
+    if (n > LEAVES_LISTED) {
+        for (size_t i = 0; i < DIR_ENTRIES; i++) {
+            int r = leaf_pages(i, page, ctx);
+            if (r)
+                return r;
         }
+        return 0;
+    }
+    uint32_t idx[LEAVES_LISTED];
+    for (unsigned k = 0; k < n; k++) { /* in address order: an insertion sort of a few */
+        uint32_t v = atomic_load_explicit(&leaves[k], memory_order_acquire);
+        unsigned j = k;
+        for (; j > 0 && idx[j - 1] > v; j--)
+            idx[j] = idx[j - 1];
+        idx[j] = v;
+    }
+    for (unsigned k = 0; k < n; k++) {
+        if (k && idx[k] == idx[k - 1])
+            continue;
+        int r = leaf_pages(idx[k], page, ctx);
+        if (r)
+            return r;
     }
     return 0;
 }

@@ -19,6 +19,7 @@
 
 #include "agent.h"
 #include "sys.h"
+#include "unwind.h"
 #define LEAKSCOPE_BUILDING_AGENT
 #include "leakscope.h"
 
@@ -376,6 +377,27 @@ sigaction(int sig, const struct sigaction *act, struct sigaction *old)
         return 0; /* SIG_DFL again: the agent's handler stays, acting as SIG_DFL */
     lk_agent_signal_release(sig); /* the program takes the signal over */
     return lk_agent_real_sigaction(sig, act, NULL);
+}
+
+/* glibc's sigprocmask is pthread_sigmask with errno: so is this one, except
+ * for libunwind's calls while a walk of the agent holds every signal
+ * blocked (unwind.h, lk_unwind_signals_held), which leave the mask alone:
+ * the walk sets it back when it is done. No signal handler can run on the
+ * thread meanwhile, so the program's own calls never see the flag set. */
+LK_EXPORT int
+sigprocmask(int how, const sigset_t *set, sigset_t *old)
+{
+    if (__builtin_expect(lk_unwind_signals_held, 0)) {
+        if (old)
+            *old = lk_unwind_saved_mask;
+        return 0;
+    }
+    int e = pthread_sigmask(how, set, old);
+    if (e) {
+        errno = e;
+        return -1;
+    }
+    return 0;
 }
 
 LK_EXPORT sighandler_t

@@ -99,8 +99,33 @@ static struct {
 } first_diff; /* written by the walk that counted the first difference */
 __thread uintptr_t lk_unwind_stack_lo __attribute__((tls_model("initial-exec")));
 __thread uintptr_t lk_unwind_stack_hi __attribute__((tls_model("initial-exec")));
+__thread int lk_unwind_signals_held __attribute__((tls_model("initial-exec")));
+__thread sigset_t lk_unwind_saved_mask __attribute__((tls_model("initial-exec")));
 #define stack_lo lk_unwind_stack_lo
 #define stack_hi lk_unwind_stack_hi
+
+/* Before any libunwind call: every signal blocked, once per walk (unwind.h,
+ * lk_unwind_signals_held). */
+static void
+hold_signals(void)
+{
+    if (lk_unwind_signals_held)
+        return;
+    sigset_t all;
+    sigfillset(&all);
+    if (pthread_sigmask(SIG_SETMASK, &all, &lk_unwind_saved_mask) == 0)
+        lk_unwind_signals_held = 1;
+}
+
+/* At the end of a walk: the thread's mask as it was. */
+static inline void
+release_signals(void)
+{
+    if (__builtin_expect(lk_unwind_signals_held, 0)) {
+        lk_unwind_signals_held = 0;
+        pthread_sigmask(SIG_SETMASK, &lk_unwind_saved_mask, NULL);
+    }
+}
 
 static inline size_t
 slot_of(uintptr_t pc, size_t mask)
@@ -273,6 +298,7 @@ no_unwind_info(uintptr_t pc)
 {
     unw_proc_info_t pi;
     atomic_fetch_add_explicit(&n_slow, 1, memory_order_relaxed);
+    hold_signals();
     return unw_get_proc_info_by_ip(unw_local_addr_space, (unw_word_t)(pc - 1), &pi, NULL) ==
            -UNW_ENOINFO;
 }
@@ -298,6 +324,7 @@ step_from(uintptr_t pc, uintptr_t sp, uintptr_t rbp, unw_save_loc_t *loc, uintpt
     unw_context_t uc;
     unw_cursor_t c;
     unw_word_t ip, s, r;
+    hold_signals();
     if (unw_getcontext(&uc) != 0)
         return 0;
     atomic_fetch_add_explicit(&n_slow, 1, memory_order_relaxed);
@@ -378,6 +405,7 @@ slow_walk(uintptr_t sp0, uintptr_t *pcs, uintptr_t *sps, size_t max, int *comple
     unw_save_loc_t loc, prev_loc = {0};
     uintptr_t prev_pc = 0, prev_sp = 0, prev_rbp = 0;
     int trust = 1; /* no frame without unwind information passed yet */
+    hold_signals();
     if (unw_getcontext(&uc) != 0 || unw_init_local(&c, &uc) != 0)
         return 0;
     for (int guard = 0; guard < 4 * LK_MAX_FRAMES; guard++) {
@@ -593,6 +621,7 @@ lk_unwind_check_walk(uintptr_t sp, const uintptr_t *pcs, size_t n, size_t max)
     while (i < k && i < n && ref[i] == pcs[i])
         i++;
     int differs = i < k || (trusted == SIZE_MAX && m != n);
+    release_signals();
     atomic_fetch_add_explicit(&n_checked, 1, memory_order_relaxed);
     if (differs && atomic_fetch_add_explicit(&n_differed, 1, memory_order_relaxed) == 0) {
         first_diff.frame = i;
@@ -608,6 +637,7 @@ lk_unwind_walk(uintptr_t pc, uintptr_t sp, uintptr_t *pcs, uintptr_t *sps, size_
     size_t n = walk(pc, sp, pcs, sps, max, prev, same, complete);
     if (__builtin_expect(check_on, 0) && !*same && n)
         lk_unwind_check_walk(sps[0], pcs, n, max);
+    release_signals();
     return n;
 }
 

@@ -2,7 +2,10 @@
 # with the same status as without the agent, after a final snapshot and an
 # END record naming the signal; a program's own SIGINT handling (Python's
 # KeyboardInterrupt) is unchanged; SIGKILL leaves a recording readable up to
-# its last snapshot.
+# its last snapshot. The agent's sigprocmask (its walks block every signal
+# once and leave libunwind's calls without effect) behaves as glibc's for
+# the program, and leaves the mask as it was after walks interrupted by a
+# SIGALRM storm.
 . "$(dirname "$0")/../lib.sh"
 
 # A background job of a non-interactive shell starts with SIGINT ignored:
@@ -68,4 +71,10 @@ wait $pid 2>/dev/null
 n=$("$LEAKSCOPE" dump "$T/kill.lsr" | grep -c SNAPSHOT)
 [ "$n" -ge 3 ] && ok "SIGKILL: $n snapshots readable" || fail "SIGKILL: only $n snapshots"
 "$LEAKSCOPE" dump "$T/kill.lsr" | grep -q ' END ' && fail "SIGKILL: END record cannot exist"
+
+run_same sigmask "$LK_PROGS/sigmask"
+grep -q 'mask as at the start: yes' "$T/sigmask.out.lk" || fail "sigmask: the mask changed under the agent"
+grep -q 'alarms delivered while allocating: yes' "$T/sigmask.out.lk" ||
+    fail "sigmask: SIGALRM was not delivered under the agent"
+LEAKSCOPE_CHECK_UNWIND=1 run_same sigmask_check "$LK_PROGS/sigmask"
 finish
