@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "arena.h"
+#include "base/crc32.h"
 #include "base/err.h"
 #include "base/fmt.h"
 #include "lock.h"
@@ -1102,6 +1103,10 @@ lk_agent_start(void)
         goto out;
     }
     lk_unwind_set_check(opts.check_unwind);
+    void *libz = dlopen("libz.so.1", RTLD_LAZY | RTLD_NOLOAD); /* loaded: the agent needs it */
+    void *crc = libz ? dlsym(libz, "crc32_z") : NULL;
+    if (crc)
+        lk_crc32_bind(crc);
     lk_procmem_init();
     const uint32_t *tcb = (const uint32_t *)dlsym(RTLD_DEFAULT, "_thread_db_sizeof_pthread");
     if (tcb)

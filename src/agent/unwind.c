@@ -25,6 +25,7 @@
 #include <libunwind.h>
 
 #include "lock.h"
+#include "modules.h"
 #include "record/format.h"
 #include "sys.h"
 
@@ -293,6 +294,27 @@ observe(uintptr_t sp, uintptr_t rbp, const unw_save_loc_t *loc, uintptr_t ip1, u
  * When the return address pc has no unwind information, the table learns
  * that rule for it (once per address) and this returns 1. The look-up is
  * for pc - 1, the call (a call may be a function's last instruction). */
+/* The rule of a frame the walker never steps through by itself: libunwind
+ * walks it every time. */
+#define RULE_LIBUNWIND rule_make(SIZE_VARIABLE, 0, SAVE_UNKNOWN)
+
+/* Is pc the kernel's signal return trampoline (glibc's and musl's
+ * __restore_rt: mov $15, %rax; syscall)? Its frame is the saved context,
+ * whose distance from the interrupted frame varies: no size. libunwind's
+ * unw_is_signal_frame only knows after a step. pc lies in a loaded
+ * module's code; the bytes are read one by one and the first that differs
+ * ends the reading, so nothing past the code is read. */
+static int
+is_sigreturn(uintptr_t pc)
+{
+    static const unsigned char code[] = {0x48, 0xc7, 0xc0, 0x0f, 0x00, 0x00, 0x00, 0x0f, 0x05};
+    const volatile unsigned char *p = (const volatile unsigned char *)pc;
+    for (size_t i = 0; i < sizeof code; i++)
+        if (p[i] != code[i])
+            return 0;
+    return 1;
+}
+
 static int
 no_unwind_info(uintptr_t pc)
 {
@@ -308,6 +330,11 @@ learn_if_no_unwind_info(uintptr_t pc)
 {
     if (!no_unwind_info(pc))
         return 0;
+    if (lk_modules_covers(pc) && is_sigreturn(pc)) {
+        learn(pc, RULE_LIBUNWIND); /* a signal trampoline whose unwind information the
+                                      look-up of pc - 1 missed */
+        return 0;
+    }
     learn(pc, rule_make(SIZE_NOINFO, 16, 16));
     return 1;
 }
@@ -344,39 +371,53 @@ step_from(uintptr_t pc, uintptr_t sp, uintptr_t rbp, unw_save_loc_t *loc, uintpt
     return 1;
 }
 
-/* Teaches the table pc's rule from one libunwind step from that frame
- * alone and returns 1 when the step gives a usable one (a size: an rbp
- * rule needs two sizes). A walk from the top cannot get past code without
- * unwind information (libunwind's guess there was wrong for node), and
- * costs a step per frame below; this costs one, or two.
+
+/* Teaches the table pc's rule from libunwind steps from that frame alone
+ * and returns 1 when they give a usable one (a size: an rbp rule needs two
+ * sizes). A walk from the top cannot get past code without unwind
+ * information (libunwind's guess there was wrong for node), and costs a
+ * step per frame below; this costs two.
  *
  * rbp is the frame's rbp as the walk tracked it. In the thread's stack it
  * is passed as it is: a rule that reads through rbp reads the stack. A
  * frame whose rule reads through rbp (a frame-pointer frame) has its rbp in
  * its own frame, so an rbp outside the stack (optimized code using rbp as
  * a plain register, as all of cc1 does) means a rule that does not read it
- * -- unless the tracking went wrong. Then libunwind gets two made-up values
- * in the stack instead (sp and sp + 8), so that nothing reads through a
- * stray pointer, and the rule is learned only when both steps end at the
- * same CFA: it does not depend on rbp. Before, such frames were walked by
- * libunwind from the top: cc1 compiling agent.c made 4,356 such walks of
- * 10.5 steps each (two signal-mask system calls per step). */
+ * -- unless the tracking went wrong. Then libunwind gets a made-up value in
+ * the stack instead (sp), so that nothing reads through a stray pointer.
+ * Before, such frames were walked by libunwind from the top: cc1 compiling
+ * agent.c made 4,356 such walks of 10.5 steps each.
+ *
+ * The second step is with rbp 8 bytes higher, which tells what the CFA
+ * rule is: the same CFA (the rule reads rsp only: a size), a CFA 8 bytes
+ * higher (rbp + K: the size and the rbp offset), or anything else -- a
+ * DWARF expression through rbp, as in a frame that realigns its stack
+ * ("DRAP": CFA = *(rbp - 8)), whose size and rbp offset both change with
+ * the caller's alignment, so that one observation's rule was wrong for the
+ * next call and never contradicted. Such a frame, and a signal frame (its
+ * CFA comes from the saved context), gets RULE_LIBUNWIND. */
 static int
 learn_from_frame(uintptr_t pc, uintptr_t sp, uintptr_t rbp)
 {
-    unw_save_loc_t loc, loc1;
-    uintptr_t ip1, sp1, rbp1;
+    unw_save_loc_t loc, loc1, l, l1;
+    uintptr_t ip1, sp1, rbp1, i2, s2, r2;
     int in_stack = rbp >= sp && rbp < stack_hi;
     uintptr_t r0 = in_stack ? rbp : sp;
+    if (is_sigreturn(pc)) {
+        learn(pc, RULE_LIBUNWIND);
+        return 0;
+    }
     if (!step_from(pc, sp, r0, &loc, &ip1, &sp1, &rbp1, &loc1))
         return 0;
     uint64_t rule = observe(sp, r0, &loc, ip1, sp1, rbp1, &loc1);
-    if (!in_stack) {
-        rule = rule_make(rule_size(rule), 0, rule_save(rule)); /* r0 is not the frame's rbp */
-        unw_save_loc_t l, l1;
-        uintptr_t i2, s2, r2;
-        if (!step_from(pc, sp, sp + 8, &l, &i2, &s2, &r2, &l1) || s2 != sp1 || i2 != ip1)
-            return 0; /* the CFA depends on rbp */
+    if (!step_from(pc, sp, r0 + 8, &l, &i2, &s2, &r2, &l1))
+        return 0;
+    if (s2 == sp1 && i2 == ip1) {
+        rule = rule_make(rule_size(rule), 0, rule_save(rule)); /* rsp only */
+    } else if (!in_stack || s2 != sp1 + 8) {
+        if (in_stack)
+            learn(pc, RULE_LIBUNWIND); /* an expression through rbp */
+        return 0; /* (rbp outside the stack but the rule reads it: tracking went wrong) */
     }
     if (rule_size(rule) <= 0)
         return 0;
@@ -414,9 +455,17 @@ slow_walk(uintptr_t sp0, uintptr_t *pcs, uintptr_t *sps, size_t max, int *comple
         if (unw_get_reg(&c, UNW_X86_64_RBP, &rbp) < 0 ||
             unw_get_save_loc(&c, UNW_X86_64_RBP, &loc) < 0)
             loc.type = UNW_SLT_REG; /* then nothing is learned about rbp */
-        if (prev_pc && trust && teach)
-            learn(prev_pc, observe(prev_sp, prev_rbp, &prev_loc, (uintptr_t)ip, (uintptr_t)sp,
-                                   (uintptr_t)rbp, &loc));
+        if (prev_pc && trust && teach) {
+            /* a return address the table knows takes this observation in
+             * (a size seen to vary becomes SIZE_VARIABLE); a new one is
+             * learned as the walker learns it, which tells the kinds of
+             * CFA rule apart */
+            if (lookup_now(prev_pc))
+                learn(prev_pc, observe(prev_sp, prev_rbp, &prev_loc, (uintptr_t)ip,
+                                       (uintptr_t)sp, (uintptr_t)rbp, &loc));
+            else
+                learn_from_frame(prev_pc, prev_sp, prev_rbp);
+        }
         prev_pc = (uintptr_t)ip;
         prev_sp = (uintptr_t)sp;
         prev_rbp = (uintptr_t)rbp;
@@ -622,6 +671,8 @@ lk_unwind_check_walk(uintptr_t sp, const uintptr_t *pcs, size_t n, size_t max)
         i++;
     int differs = i < k || (trusted == SIZE_MAX && m != n);
     release_signals();
+    if (!k && trusted != SIZE_MAX)
+        return; /* libunwind guessed from the first frame on: nothing to compare */
     atomic_fetch_add_explicit(&n_checked, 1, memory_order_relaxed);
     if (differs && atomic_fetch_add_explicit(&n_differed, 1, memory_order_relaxed) == 0) {
         first_diff.frame = i;

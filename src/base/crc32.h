@@ -10,4 +10,9 @@
  * is 0xCBF43926. */
 uint32_t lk_crc32(uint32_t crc, const void *data, size_t n);
 
+/* From now on lk_crc32 calls fn, zlib's crc32_z as found in libz itself
+ * (dlsym on libz's handle), not whatever crc32_z the process resolves
+ * first. Before any record is written. */
+void lk_crc32_bind(void *fn);
+
 #endif

@@ -4,7 +4,11 @@
 # notes how many differed (frames past code without unwind information,
 # where libunwind guesses, are not compared). Optimized programs that use
 # rbp as a plain register (cc1, perl, python3), a JIT (node) and a
-# frame-pointer-free library stack (sqlite3): every walk the same.
+# frame-pointer-free library stack (sqlite3): every walk the same. And two
+# small programs a review wrote against the walker: frames that realign
+# their stack (CFA = *(rbp - 8), tests/progs/drap.c) and allocations in a
+# signal handler behind the signal trampoline (tests/progs/signal_frames.c,
+# run several times: the old walker's error there depended on addresses).
 . "$(dirname "$0")/../lib.sh"
 
 need() { command -v "$1" >/dev/null 2>&1; }
@@ -57,6 +61,10 @@ if need node; then
 else
     fail "node is not installed"
 fi
+check drap 5 "$LK_PROGS/drap"
+for i in 1 2 3 4; do
+    check "signal_frames_$i" 20 "$LK_PROGS/signal_frames"
+done
 if need sqlite3; then
     check sqlite3 100 sqlite3 :memory: "CREATE TABLE t(a, b); WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c WHERE x < 20000) INSERT INTO t SELECT x, 'n' || x FROM c; CREATE INDEX i ON t(b);"
 else
