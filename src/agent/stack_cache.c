@@ -1,9 +1,9 @@
 /* Per-thread cache of the last few stacks and their sites, in initial-exec
- * TLS (4 x 2 x 64 words, 4 KiB per thread). A stack equal to a cached one of
+ * TLS (8 x 2 x 64 words, 8 KiB per thread). A stack equal to a cached one of
  * the same kind reuses its site; anything else is walked -- reusing the outer
- * frames of the previous allocation's stack -- into the least recently
- * written buffer and interned, so nothing is copied. No allocation, no lock
- * of its own. */
+ * frames of the previous allocation's stack -- into a buffer of the four
+ * searched last, which then moves up among the four searched first, and
+ * interned, so nothing is copied. No allocation, no lock of its own. */
 #include "stack_cache.h"
 
 #include "unwind.h"
@@ -31,9 +31,14 @@ lk_stack_cache_walk(uintptr_t pc, uintptr_t sp, enum lk_kind kind, unsigned dept
         size_t n = lk_unwind_walk(pc, sp, pcs, sps, depth, NULL, &same, &complete);
         return lk_site_intern(pcs, n, kind);
     }
-    if (c->victim == c->cur) /* a hit made the victim the previous stack */
-        c->victim = (c->victim + 1) % NSTACKS;
-    struct lk_cached_stack *prev = &c->buf[c->cur], *next = &c->buf[c->victim];
+    /* the walk writes a far buffer (round robin, never the previous
+     * stack's, which it reads), which then takes a near position */
+    unsigned far = LK_STACK_CACHE_NEAR + c->next_far % (NSTACKS - LK_STACK_CACHE_NEAR);
+    if (lk_stack_cache_at(c, far) == c->cur)
+        far = LK_STACK_CACHE_NEAR + (far + 1 - LK_STACK_CACHE_NEAR) % (NSTACKS - LK_STACK_CACHE_NEAR);
+    c->next_far = (uint8_t)((far + 1 - LK_STACK_CACHE_NEAR) % (NSTACKS - LK_STACK_CACHE_NEAR));
+    unsigned v = lk_stack_cache_at(c, far);
+    struct lk_cached_stack *prev = &c->buf[c->cur], *next = &c->buf[v];
     struct lk_unwind_prev p = {prev->pcs, prev->sps, prev->n, prev->complete};
     size_t n = lk_unwind_walk(pc, sp, next->pcs, next->sps, depth, prev->n ? &p : NULL, &same,
                               &complete);
@@ -49,10 +54,8 @@ lk_stack_cache_walk(uintptr_t pc, uintptr_t sp, enum lk_kind kind, unsigned dept
     next->complete = (uint8_t)complete;
     next->kind = (uint8_t)kind;
     next->site = lk_site_intern(next->pcs, n, kind);
-    set_key(c, c->victim);
-    c->cur = c->victim;
-    c->victim = (c->victim + 1) % NSTACKS; /* round robin, skipping the new cur */
-    if (c->victim == c->cur)
-        c->victim = (c->victim + 1) % NSTACKS;
+    set_key(c, v);
+    c->cur = v;
+    lk_stack_cache_promote(c, far);
     return next->site;
 }

@@ -14,14 +14,18 @@
 
 #define LK_CACHE_DEPTH 64 /* deeper settings walk without the cache */
 
-/* Four stacks: perl's interpreter loop allocates from a handful of places in
- * turn, so with one cached stack almost every allocation walked, hashed and
- * probed the site table (802k walks for 802k allocations, cachegrind, perl
- * building 25k hashes 8 times); with four, nearly none did and the agent's
- * added instructions halved (docs/UNWIND.md, section 6). Two were worse than
- * one (a hit on the other buffer left a worse "previous" for the next walk),
- * eight no better than four. */
-#define LK_STACK_CACHE_WAYS 4
+/* Eight stacks, four of them searched first. perl's interpreter loop
+ * allocates from a handful of places in turn, so with one cached stack
+ * almost every allocation walked, hashed and probed the site table (802k
+ * walks for 802k allocations, cachegrind, perl building 25k hashes 8
+ * times); with four, nearly none did and the agent's added instructions
+ * halved (docs/UNWIND.md, section 6). Python with every object through
+ * malloc cycles through more than four: 461k walks for 483k allocations
+ * with four, 52k with eight. Eight searched in turn made the benchmark's
+ * perl, which hits four nearly always, slower (1.27x -> 1.39x); with the
+ * four most recently used searched first it is not (section 18). */
+#define LK_STACK_CACHE_WAYS 8
+#define LK_STACK_CACHE_NEAR 4 /* searched first */
 
 /* A cached stack: return addresses and stack pointers, innermost first. */
 struct lk_cached_stack {
@@ -41,9 +45,31 @@ struct lk_stack_cache {
     uintptr_t pc0[LK_STACK_CACHE_WAYS]; /* buf[i].pcs[0], or 0: no key */
     uintptr_t sp0[LK_STACK_CACHE_WAYS]; /* buf[i].sps[0] */
     unsigned cur;    /* buf[cur] holds the stack of the previous allocation */
-    unsigned victim; /* the buffer the next walk writes (moved off cur first) */
+    /* The search order: position k holds buffer ord[k] ^ k (zeroed TLS is
+     * the identity). Positions 0..NEAR-1 are searched first; a hit further
+     * on, or a new stack, takes a near position (round robin: next_near),
+     * whose buffer goes back to the far one (next_far for a new stack). */
+    uint8_t ord[LK_STACK_CACHE_WAYS];
+    uint8_t next_near, next_far;
     struct lk_cached_stack buf[LK_STACK_CACHE_WAYS];
 };
+
+static inline __attribute__((always_inline)) unsigned
+lk_stack_cache_at(const struct lk_stack_cache *c, unsigned k)
+{
+    return c->ord[k] ^ k;
+}
+
+/* Puts buffer at position far into near position next_near, and what was
+ * there into far. */
+static inline void
+lk_stack_cache_promote(struct lk_stack_cache *c, unsigned far)
+{
+    unsigned near = c->next_near, a = lk_stack_cache_at(c, near), b = lk_stack_cache_at(c, far);
+    c->ord[near] = (uint8_t)(b ^ near);
+    c->ord[far] = (uint8_t)(a ^ far);
+    c->next_near = (uint8_t)((near + 1) % LK_STACK_CACHE_NEAR);
+}
 
 extern __thread struct lk_stack_cache lk_stack_cache_tc __attribute__((tls_model("initial-exec")));
 
@@ -56,12 +82,15 @@ static inline __attribute__((always_inline)) struct lk_site *
 lk_stack_cache_find(uintptr_t pc, uintptr_t sp, enum lk_kind kind)
 {
     struct lk_stack_cache *c = &lk_stack_cache_tc;
-    for (unsigned i = 0; i < LK_STACK_CACHE_WAYS; i++) {
+    for (unsigned k = 0; k < LK_STACK_CACHE_WAYS; k++) {
+        unsigned i = lk_stack_cache_at(c, k);
         if (c->pc0[i] != pc || c->sp0[i] != sp)
             continue;
         const struct lk_cached_stack *t = &c->buf[i];
         if (t->kind == kind && lk_unwind_slots_hold(t->pcs, t->sps, 1, t->n)) {
             c->cur = i;
+            if (__builtin_expect(k >= LK_STACK_CACHE_NEAR, 0))
+                lk_stack_cache_promote(c, k);
             return t->site;
         }
     }
