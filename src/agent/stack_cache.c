@@ -33,11 +33,11 @@ lk_stack_cache_walk(uintptr_t pc, uintptr_t sp, enum lk_kind kind, unsigned dept
     }
     /* the walk writes a far buffer (round robin, never the previous
      * stack's, which it reads), which then takes a near position */
-    unsigned far = LK_STACK_CACHE_NEAR + c->next_far % (NSTACKS - LK_STACK_CACHE_NEAR);
-    if (lk_stack_cache_at(c, far) == c->cur)
-        far = LK_STACK_CACHE_NEAR + (far + 1 - LK_STACK_CACHE_NEAR) % (NSTACKS - LK_STACK_CACHE_NEAR);
-    c->next_far = (uint8_t)((far + 1 - LK_STACK_CACHE_NEAR) % (NSTACKS - LK_STACK_CACHE_NEAR));
-    unsigned v = lk_stack_cache_at(c, far);
+    unsigned nfar = NSTACKS - LK_STACK_CACHE_NEAR, k = c->next_far % nfar;
+    if (lk_stack_cache_at(c, LK_STACK_CACHE_NEAR + k) == c->cur)
+        k = (k + 1) % nfar;
+    c->next_far = (uint8_t)((k + 1) % nfar);
+    unsigned far = LK_STACK_CACHE_NEAR + k, v = lk_stack_cache_at(c, far);
     struct lk_cached_stack *prev = &c->buf[c->cur], *next = &c->buf[v];
     struct lk_unwind_prev p = {prev->pcs, prev->sps, prev->n, prev->complete};
     size_t n = lk_unwind_walk(pc, sp, next->pcs, next->sps, depth, prev->n ? &p : NULL, &same,

@@ -284,16 +284,6 @@ observe(uintptr_t sp, uintptr_t rbp, const unw_save_loc_t *loc, uintptr_t ip1, u
     return rule_make(size, rbp_off, save);
 }
 
-/* Code without unwind information (a JIT's, V8's builtins embedded in the
- * node binary): libunwind guesses there, and what it guessed for node's
- * builtins was wrong (the same return address over and over, 16 bytes
- * apart), and the walks through them taught the table wrong sizes for the
- * return addresses it made up, so every walk through them went to
- * libunwind again (node 6.5x slower under full tracking). Such code keeps
- * frame pointers: CFA = rbp + 16, the caller's rbp saved at CFA - 16.
- * When the return address pc has no unwind information, the table learns
- * that rule for it (once per address) and this returns 1. The look-up is
- * for pc - 1, the call (a call may be a function's last instruction). */
 /* The rule of a frame the walker never steps through by itself: libunwind
  * walks it every time. */
 #define RULE_LIBUNWIND rule_make(SIZE_VARIABLE, 0, SAVE_UNKNOWN)
@@ -325,6 +315,16 @@ no_unwind_info(uintptr_t pc)
            -UNW_ENOINFO;
 }
 
+/* Code without unwind information (a JIT's, V8's builtins embedded in the
+ * node binary): libunwind guesses there, and what it guessed for node's
+ * builtins was wrong (the same return address over and over, 16 bytes
+ * apart), and the walks through them taught the table wrong sizes for the
+ * return addresses it made up, so every walk through them went to
+ * libunwind again (node 6.5x slower under full tracking). Such code keeps
+ * frame pointers: CFA = rbp + 16, the caller's rbp saved at CFA - 16.
+ * When the return address pc has no unwind information, the table learns
+ * that rule for it (once per address) and this returns 1. The look-up is
+ * for pc - 1, the call (a call may be a function's last instruction). */
 static int
 learn_if_no_unwind_info(uintptr_t pc)
 {
@@ -370,7 +370,6 @@ step_from(uintptr_t pc, uintptr_t sp, uintptr_t rbp, unw_save_loc_t *loc, uintpt
     *rbp1 = (uintptr_t)r;
     return 1;
 }
-
 
 /* Teaches the table pc's rule from libunwind steps from that frame alone
  * and returns 1 when they give a usable one (a size: an rbp rule needs two
