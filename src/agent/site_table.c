@@ -173,11 +173,15 @@ minus(uint64_t a, uint64_t b)
 }
 
 void
-lk_site_read(const struct lk_site *s, struct lk_site_stats *o)
+lk_site_read(const struct lk_site *s, unsigned cohorts, struct lk_site_stats *o)
 {
     uint64_t allocs = 0, frees = 0, bytes = 0, freed = 0;
     const struct lk_site_ctr *ctr = lk_site_ctr(s);
-    for (unsigned k = 0; k < LK_COHORTS; k++) {
+    if (cohorts > LK_COHORTS)
+        cohorts = LK_COHORTS;
+    for (unsigned k = cohorts; k < LK_COHORTS; k++)
+        o->born[k] = o->live_count[k] = o->live_bytes[k] = 0;
+    for (unsigned k = 0; k < cohorts; k++) {
         uint64_t d = atomic_load_explicit(&ctr->c[k].died, memory_order_relaxed);
         uint64_t db = atomic_load_explicit(&ctr->c[k].died_bytes, memory_order_relaxed);
         uint64_t b = atomic_load_explicit(&ctr->c[k].born, memory_order_relaxed);
@@ -190,14 +194,20 @@ lk_site_read(const struct lk_site *s, struct lk_site_stats *o)
         bytes += bb;
         freed += db;
     }
-    for (unsigned c = 0; c < LK_SIZE_CLASSES; c++)
-        o->hist[c] = atomic_load_explicit(&ctr->hist[c], memory_order_relaxed);
     o->f[LK_SITE_LIVE_BYTES] = minus(bytes, freed);
     o->f[LK_SITE_LIVE_COUNT] = minus(allocs, frees);
     o->f[LK_SITE_ALLOCS] = allocs;
     o->f[LK_SITE_FREES] = frees;
     o->f[LK_SITE_ALLOC_BYTES] = bytes;
     o->died_bytes = freed;
+}
+
+void
+lk_site_read_hist(const struct lk_site *s, struct lk_site_stats *o)
+{
+    const struct lk_site_ctr *ctr = lk_site_ctr(s);
+    for (unsigned c = 0; c < LK_SIZE_CLASSES; c++)
+        o->hist[c] = atomic_load_explicit(&ctr->hist[c], memory_order_relaxed);
 }
 
 int

@@ -386,6 +386,7 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
     struct classes cl = {{0}, {0}};
     int refresh = full || r->final || r->seq % LK_REFRESH_EVERY == 0;
     struct lk_site_stats st;
+    unsigned cohorts = lk_site_cohorts(period);
     lk_procmem_read(proc, r->on_signal ? LK_PROCMEM_CACHED
                           : r->final   ? LK_PROCMEM_FRESH
                                        : LK_PROCMEM_RATED);
@@ -401,7 +402,7 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
     /* Totals are summed from the sites for the same reason. */
     for (uint32_t id = 1; id <= r->stacks_written; id++) {
         struct lk_site *s = lk_site_get(id);
-        lk_site_read(s, &st);
+        lk_site_read(s, cohorts, &st);
         if (s->kind == LK_KIND_MMAP) {
             proc[LK_PROC_MMAP_LIVE] += st.f[LK_SITE_LIVE_BYTES];
             proc[LK_PROC_MMAP_COUNT] += st.f[LK_SITE_LIVE_COUNT];
@@ -422,7 +423,7 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
                             refresh ? (ncl ? ncl : 1) : 0);
     for (uint32_t id = 1; id <= r->stacks_written; id++) {
         struct lk_site *s = lk_site_get(id);
-        lk_site_read(s, &st);
+        lk_site_read(s, cohorts, &st);
         uint64_t allocs = st.f[LK_SITE_ALLOCS], frees = st.f[LK_SITE_FREES];
         struct lk_site_ctr *l = lk_site_ctr(s);
         if (!full && allocs == l->last_allocs && frees == l->last_frees &&
@@ -430,6 +431,7 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
             continue;
         if (!full && !refresh && !material(s, &st))
             continue; /* churn around the same live set: not worth a line */
+        lk_site_read_hist(s, &st);
         uint64_t lb[LK_COHORTS];
         for (unsigned k = 0; k < LK_COHORTS; k++)
             lb[k] = st.live_bytes[k];

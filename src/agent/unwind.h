@@ -50,12 +50,25 @@ extern __thread uintptr_t lk_unwind_stack_hi __attribute__((tls_model("initial-e
  * which stays mapped while the thread lives: the loads need no bounds. This
  * is the cost of a cached stack at depth 32, so the loop is branch-free over
  * groups of four (differences ORed together): 5 instructions per frame
- * instead of 7 (cachegrind, bench_hook_cost at depth 32). */
+ * instead of 7 (cachegrind, bench_hook_cost at depth 32). Only the first
+ * group answers at once: stacks that share their innermost frame (gcc's
+ * cc1 allocates everything through one function) mostly differ just above
+ * it, and cc1's cache look-ups spent 47M instructions comparing the other
+ * 27 frames of stacks already known to differ (docs/UNWIND.md, section 19). */
 static inline __attribute__((always_inline)) int
 lk_unwind_slots_hold(const uintptr_t *pcs, const uintptr_t *sps, size_t from, size_t n)
 {
     size_t k = from;
     uintptr_t diff = 0;
+    if (k + 4 <= n) {
+        diff = (*(const uintptr_t *)(sps[k] - 8) ^ pcs[k]) |
+               (*(const uintptr_t *)(sps[k + 1] - 8) ^ pcs[k + 1]) |
+               (*(const uintptr_t *)(sps[k + 2] - 8) ^ pcs[k + 2]) |
+               (*(const uintptr_t *)(sps[k + 3] - 8) ^ pcs[k + 3]);
+        if (diff)
+            return 0;
+        k += 4;
+    }
     for (; k + 4 <= n; k += 4) {
         diff |= *(const uintptr_t *)(sps[k] - 8) ^ pcs[k];
         diff |= *(const uintptr_t *)(sps[k + 1] - 8) ^ pcs[k + 1];

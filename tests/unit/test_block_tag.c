@@ -16,6 +16,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "agent/block_tag.h"
 
@@ -262,6 +263,10 @@ test_threads(void **state)
      * allocated again ahead of it is seen twice), and a few of its reads
      * under this churn pair two blocks' words; far fewer than 1 in 100. */
     struct tally tl = {0, 0};
+    /* the walks start once the workers have tagged blocks (on a loaded
+     * machine 20 walks could end before a worker has run at all) */
+    for (int spin = 0; spin < 5000 && atomic_load(&put_count) < 1000; spin++)
+        usleep(1000);
     for (int w = 0; w < 20; w++)
         lk_block_tag_foreach_live(consistent_cb, &tl);
     print_message("walks under churn: %zu blocks reported, %zu read wrongly\n", tl.n, tl.bad);

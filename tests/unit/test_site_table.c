@@ -71,7 +71,8 @@ test_accounting(void **state)
     lk_site_on_alloc(s, 4096, 5);
     lk_site_on_alloc(s, 4096, 5);
     lk_site_on_free(s, 4096, 5);
-    lk_site_read(s, &r);
+    lk_site_read(s, LK_COHORTS, &r);
+    lk_site_read_hist(s, &r);
     assert_int_equal(r.f[LK_SITE_LIVE_BYTES], 4196);
     assert_int_equal(r.f[LK_SITE_LIVE_COUNT], 2);
     assert_int_equal(r.f[LK_SITE_ALLOCS], 3);
@@ -84,9 +85,21 @@ test_accounting(void **state)
     assert_int_equal(r.live_bytes[0], 100);
     assert_int_equal(r.hist[lk_size_class(4096)], 2);
     assert_int_equal(r.hist[lk_size_class(100)], 1);
+    /* the snapshot's bound: while the period is at most 5, no cohort past
+     * lk_site_cohorts(5) can count, and reading fewer sees only those */
+    struct lk_site_stats b;
+    memset(&b, 0xff, sizeof b);
+    lk_site_read(s, lk_site_cohorts(5), &b);
+    assert_memory_equal(b.f, r.f, sizeof r.f);
+    assert_memory_equal(b.born, r.born, sizeof r.born);
+    assert_memory_equal(b.live_bytes, r.live_bytes, sizeof r.live_bytes);
+    lk_site_read(s, 1, &b);
+    assert_int_equal(b.f[LK_SITE_LIVE_BYTES], 100);
+    assert_int_equal(b.f[LK_SITE_ALLOCS], 1);
+    assert_int_equal(b.born[lk_cohort_of(5)], 0);
     /* a mapping unmapped in part: bytes go, the block stays */
     lk_site_on_shrink(s, 96, 0);
-    lk_site_read(s, &r);
+    lk_site_read(s, LK_COHORTS, &r);
     assert_int_equal(r.f[LK_SITE_LIVE_BYTES], 4100);
     assert_int_equal(r.f[LK_SITE_LIVE_COUNT], 2);
     assert_int_equal(r.live_bytes[0], 4);
@@ -149,7 +162,7 @@ test_concurrent(void **state)
         for (int t = 1; t < NTHREADS; t++)
             assert_ptr_equal(results[t][i], results[0][i]);
         struct lk_site_stats r;
-        lk_site_read(results[0][i], &r);
+        lk_site_read(results[0][i], lk_site_cohorts(0), &r);
         assert_int_equal(r.f[LK_SITE_ALLOCS], NTHREADS);
         assert_int_equal(r.f[LK_SITE_LIVE_COUNT], i % 2 ? 0 : NTHREADS);
     }
