@@ -40,6 +40,9 @@ struct lk_batch {
     struct lk_batch *next;     /* all batches, newest first (never unlinked) */
     struct lk_batch *next_free; /* the free list (under site_batch.c's free_lock) */
     struct lk_batch_slot slot[LK_BATCH_SLOTS];
+    /* A slot's deltas on their way to their site (site_batch.c, evict()):
+     * added one eviction later, their counters' lines prefetched. */
+    struct lk_batch_slot pending;
 };
 
 /* This thread's batch: NULL before its first use, (struct lk_batch *)1
