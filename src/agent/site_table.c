@@ -109,10 +109,27 @@ grow(struct table *old)
     return 0;
 }
 
+static struct lk_site *intern(uint64_t h, const uintptr_t *frames, size_t n, enum lk_kind kind);
+
 struct lk_site *
 lk_site_intern(const uintptr_t *frames, size_t n, enum lk_kind kind)
 {
+    return intern(lk_hash_words(frames, n) ^ (uint64_t)kind, frames, n, kind);
+}
+
+struct lk_site *
+lk_site_intern_guess(const uintptr_t *frames, size_t n, enum lk_kind kind,
+                     const struct lk_site *guess)
+{
     uint64_t h = lk_hash_words(frames, n) ^ (uint64_t)kind;
+    if (guess && same(guess, h, frames, n))
+        return (struct lk_site *)guess;
+    return intern(h, frames, n, kind);
+}
+
+static struct lk_site *
+intern(uint64_t h, const uintptr_t *frames, size_t n, enum lk_kind kind)
+{
     size_t empty;
     struct table *t = atomic_load_explicit(&current, memory_order_acquire);
     if (!t)
@@ -145,6 +162,7 @@ lk_site_intern(const uintptr_t *frames, size_t n, enum lk_kind kind)
     s->id = id;
     s->depth = (uint16_t)n;
     s->kind = (uint8_t)kind;
+    atomic_store_explicit(&s->next, NULL, memory_order_relaxed);
     memcpy(s->frames, frames, n * sizeof *frames);
     if (kind == LK_KIND_MMAP)
         atomic_fetch_or_explicit(&mmap_bits[id / 8], (unsigned char)(1u << (id % 8)),

@@ -40,6 +40,14 @@ lk_stack_cache_walk(uintptr_t pc, uintptr_t sp, enum lk_kind kind, unsigned dept
     unsigned far = LK_STACK_CACHE_NEAR + k, v = lk_stack_cache_at(c, far);
     struct lk_cached_stack *prev = &c->buf[c->cur], *next = &c->buf[v];
     struct lk_unwind_prev p = {prev->pcs, prev->sps, prev->n, prev->complete};
+    /* the site that followed the previous allocation's last time: its
+     * lines load while the walk runs (lk_site_intern_guess) */
+    const struct lk_site *guess =
+        prev->site ? atomic_load_explicit(&prev->site->next, memory_order_relaxed) : NULL;
+    if (guess) {
+        __builtin_prefetch(guess);
+        __builtin_prefetch((const char *)guess + 64);
+    }
     size_t n = lk_unwind_walk(pc, sp, next->pcs, next->sps, depth, prev->n ? &p : NULL, &same,
                               &complete);
     if (same) {
@@ -53,7 +61,9 @@ lk_stack_cache_walk(uintptr_t pc, uintptr_t sp, enum lk_kind kind, unsigned dept
     next->n = (uint32_t)n;
     next->complete = (uint8_t)complete;
     next->kind = (uint8_t)kind;
-    next->site = lk_site_intern(next->pcs, n, kind);
+    next->site = lk_site_intern_guess(next->pcs, n, kind, guess);
+    if (prev->site && next->site && next->site != guess)
+        atomic_store_explicit(&prev->site->next, next->site, memory_order_relaxed);
     set_key(c, v);
     c->cur = v;
     lk_stack_cache_promote(c, far);

@@ -56,6 +56,22 @@ test_reference_model(void **state)
     struct lk_site *p = lk_site_intern(stacks[7], depths[7] - 1, LK_KIND_HEAP);
     assert_ptr_not_equal(p, seen[7]);
     assert_null(lk_site_get(0));
+    /* a guess is the answer only when it has these very frames and kind:
+     * right, of another stack, of a prefix, of the same frames' other kind,
+     * none -- each gives the site the table gives */
+    for (int i = 0; i < NSTACKS; i++) {
+        const struct lk_site *guesses[] = {seen[i], seen[(i + 1) % NSTACKS], p, m, NULL};
+        for (size_t g = 0; g < sizeof guesses / sizeof guesses[0]; g++)
+            assert_ptr_equal(lk_site_intern_guess(stacks[i], depths[i], LK_KIND_HEAP, guesses[g]),
+                             seen[i]);
+    }
+    assert_ptr_equal(lk_site_intern_guess(stacks[7], depths[7], LK_KIND_MMAP, seen[7]), m);
+    assert_ptr_equal(lk_site_intern_guess(stacks[7], depths[7] - 1, LK_KIND_HEAP, seen[7]), p);
+    uintptr_t fresh[2] = {0x7777000, 0x7777100};
+    uint32_t n_before = lk_site_count();
+    struct lk_site *f = lk_site_intern_guess(fresh, 2, LK_KIND_HEAP, seen[3]);
+    assert_int_equal(f->id, n_before + 1); /* a new stack with a wrong guess: a new site */
+    assert_null(atomic_load(&f->next));
     assert_null(lk_site_get(lk_site_count() + 1));
 }
 
