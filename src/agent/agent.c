@@ -205,10 +205,12 @@ hook_work(uint32_t per, uint32_t site_id, enum lk_kind kind)
     unsigned seen = atomic_load(&hook_seen.sites);
     if (site_id > seen && atomic_compare_exchange_strong(&hook_seen.sites, &seen, site_id)) {
         int outside = 0;
+        uintptr_t lo = 1, hi = 0; /* the module that covered the last frame */
         for (uint32_t id = seen + 1; id <= site_id && !outside; id++) {
             const struct lk_site *s = lk_site_get(id);
             for (unsigned i = 0; s && i < s->depth && !outside; i++)
-                outside = !lk_modules_covers(s->frames[i]);
+                if (s->frames[i] < lo || s->frames[i] >= hi)
+                    outside = !lk_modules_covers(s->frames[i], &lo, &hi);
         }
         if (outside)
             lk_modules_update();
@@ -605,7 +607,9 @@ note_unwind_check(void)
     lk_fmt_u64(&f, c.checked);
     lk_fmt_str(&f, " walks compared with libunwind's, ");
     lk_fmt_u64(&f, c.differed);
-    lk_fmt_str(&f, " differed");
+    lk_fmt_str(&f, " differed; ");
+    lk_fmt_u64(&f, lk_stack_cache_guessed());
+    lk_fmt_str(&f, " stacks were guessed");
     if (c.differed) {
         lk_fmt_str(&f, " (the first at frame ");
         lk_fmt_u64(&f, c.frame);

@@ -175,16 +175,19 @@ lk_modules_update(void)
 }
 
 int
-lk_modules_covers(uintptr_t addr)
+lk_modules_covers(uintptr_t addr, uintptr_t *lo, uintptr_t *hi)
 {
     unsigned n = atomic_load_explicit(&nmods, memory_order_acquire);
     unsigned h = atomic_load_explicit(&hint, memory_order_relaxed);
-    for (unsigned k = 0; k < n; k++) {
-        unsigned i = (h + k) % n;
+    for (unsigned k = 0, i = h < n ? h : 0; k < n; k++, i = i + 1 < n ? i + 1 : 0) {
         const struct mod *m = &mods[i];
         if (addr >= m->lo && addr < m->hi && atomic_load_explicit(&m->present, memory_order_acquire)) {
             if (i != h)
                 atomic_store_explicit(&hint, i, memory_order_relaxed);
+            if (lo) {
+                *lo = m->lo;
+                *hi = m->hi;
+            }
             return 1;
         }
     }
@@ -304,10 +307,13 @@ lk_modules_locate(uintptr_t addr)
 struct lk_frame
 lk_modules_locate_cached(uintptr_t addr, struct lk_modules_cache *c)
 {
-    if (c->module && addr >= c->lo && addr < c->hi)
-        return (struct lk_frame){c->module, addr - c->base};
-    struct lk_frame f = locate(addr, &c->lo, &c->hi);
-    c->module = f.module;
-    c->base = addr - f.offset;
+    for (unsigned i = 0; i < LK_MODULES_CACHED; i++)
+        if (c->e[i].module && addr >= c->e[i].lo && addr < c->e[i].hi)
+            return (struct lk_frame){c->e[i].module, addr - c->e[i].base};
+    unsigned i = c->next;
+    c->next = (i + 1) % LK_MODULES_CACHED;
+    struct lk_frame f = locate(addr, &c->e[i].lo, &c->e[i].hi);
+    c->e[i].module = f.module;
+    c->e[i].base = addr - f.offset;
     return f;
 }

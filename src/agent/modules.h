@@ -17,8 +17,10 @@ int lk_modules_init(uintptr_t self_addr, uintptr_t *self_lo, uintptr_t *self_hi)
  * when another thread is rescanning. */
 void lk_modules_update(void);
 
-/* Is addr in a loaded module? Any thread; no lock. */
-int lk_modules_covers(uintptr_t addr);
+/* Is addr in a loaded module? Any thread; no lock. When it is and lo is
+ * not NULL, [*lo, *hi) is that module's range, so that a caller with many
+ * addresses asks again only for one outside it. */
+int lk_modules_covers(uintptr_t addr, uintptr_t *lo, uintptr_t *hi);
 
 /* Encodes MODULE / MODULE_GONE records for the changes the updates found,
  * and for every module not yet written when rewrite_all is set (a new
@@ -40,13 +42,18 @@ void lk_modules_after_fork(void);
  * it lies in no known module. Prefers loaded modules over unloaded ones. */
 struct lk_frame lk_modules_locate(uintptr_t addr);
 
-/* The same through a cache of the last answer's range, for a loop over
+/* The same through a cache of the last answers' ranges, for a loop over
  * many addresses (the STACK records of a snapshot: cc1's 300k frames in 14
- * modules took 7 ms one by one). Start with a zeroed cache; valid while no
- * module is added or unloaded. */
+ * modules took 7 ms one by one; with one range cached, a stack's frames
+ * going from cc1 to libc and back still took 10M instructions). Start
+ * with a zeroed cache; valid while no module is added or unloaded. */
+#define LK_MODULES_CACHED 4
 struct lk_modules_cache {
-    uintptr_t lo, hi, base;
-    uint64_t module; /* 0: nothing cached */
+    struct {
+        uintptr_t lo, hi, base;
+        uint64_t module; /* 0: nothing cached */
+    } e[LK_MODULES_CACHED];
+    unsigned next; /* the entry a miss replaces */
 };
 struct lk_frame lk_modules_locate_cached(uintptr_t addr, struct lk_modules_cache *c);
 

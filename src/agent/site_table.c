@@ -109,26 +109,44 @@ grow(struct table *old)
     return 0;
 }
 
-static struct lk_site *intern(uint64_t h, const uintptr_t *frames, size_t n, enum lk_kind kind);
+static struct lk_site *intern(uint64_t h, const uintptr_t *frames, const uintptr_t *sps, size_t n,
+                              int complete, enum lk_kind kind);
 
 struct lk_site *
 lk_site_intern(const uintptr_t *frames, size_t n, enum lk_kind kind)
 {
-    return intern(lk_hash_words(frames, n) ^ (uint64_t)kind, frames, n, kind);
+    return intern(lk_hash_words(frames, n) ^ (uint64_t)kind, frames, NULL, n, 0, kind);
 }
 
 struct lk_site *
-lk_site_intern_guess(const uintptr_t *frames, size_t n, enum lk_kind kind,
-                     const struct lk_site *guess)
+lk_site_intern_guess(const uintptr_t *frames, const uintptr_t *sps, size_t n, int complete,
+                     enum lk_kind kind, const struct lk_site *guess)
 {
     uint64_t h = lk_hash_words(frames, n) ^ (uint64_t)kind;
     if (guess && same(guess, h, frames, n))
         return (struct lk_site *)guess;
-    return intern(h, frames, n, kind);
+    return intern(h, frames, sps, n, complete, kind);
+}
+
+/* A new site's frame sizes from its walk's stack pointers; 0 when one
+ * does not fit 16 bits (or the stack goes down: a signal's other stack). */
+static int
+keep_sizes(struct lk_site *s, const uintptr_t *sps, size_t n)
+{
+    uint16_t *sizes = (uint16_t *)(s->frames + n);
+    for (size_t k = 0; k + 1 < n; k++) {
+        uintptr_t d = sps[k + 1] - sps[k];
+        if (!d || d > UINT16_MAX)
+            return 0;
+        sizes[k] = (uint16_t)d;
+    }
+    s->span = (uint32_t)(sps[n - 1] - sps[0]); /* below 2^16 x 255 */
+    return 1;
 }
 
 static struct lk_site *
-intern(uint64_t h, const uintptr_t *frames, size_t n, enum lk_kind kind)
+intern(uint64_t h, const uintptr_t *frames, const uintptr_t *sps, size_t n, int complete,
+       enum lk_kind kind)
 {
     size_t empty;
     struct table *t = atomic_load_explicit(&current, memory_order_acquire);
@@ -149,7 +167,7 @@ intern(uint64_t h, const uintptr_t *frames, size_t n, enum lk_kind kind)
     /* the counters 64-byte aligned (the arena gives 16), so that each
      * cohort's sit on one cache line, and the site right after them */
     uintptr_t raw = (uintptr_t)lk_arena_alloc(sizeof(struct lk_site_ctr) + sizeof *s +
-                                              n * sizeof *frames + 48);
+                                              n * sizeof *frames + n * sizeof(uint16_t) + 48);
     if (!raw)
         goto out;
     struct lk_site_ctr *ctr = (struct lk_site_ctr *)((raw + 63) & ~(uintptr_t)63);
@@ -164,6 +182,8 @@ intern(uint64_t h, const uintptr_t *frames, size_t n, enum lk_kind kind)
     s->kind = (uint8_t)kind;
     atomic_store_explicit(&s->next, NULL, memory_order_relaxed);
     memcpy(s->frames, frames, n * sizeof *frames);
+    s->flags = (uint8_t)((sps && n && keep_sizes(s, sps, n) ? LK_SITE_SIZES : 0) |
+                         (complete ? LK_SITE_COMPLETE : 0));
     if (kind == LK_KIND_MMAP)
         atomic_fetch_or_explicit(&mmap_bits[id / 8], (unsigned char)(1u << (id % 8)),
                                  memory_order_relaxed);

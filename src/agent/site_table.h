@@ -50,11 +50,28 @@ struct lk_site {
     uint8_t kind;      /* lk_kind */
     uint8_t written;   /* STACK record written (the agent's task only) */
     /* The site a walk found next after an allocation from this one, the
-     * last time they differed (any thread): a guess for the next walk,
-     * which lk_site_intern_guess verifies. */
+     * last time they differed (any thread): a guess for the next walk
+     * (stack_cache.c). */
     struct lk_site *_Atomic next;
+    uint8_t flags;      /* LK_SITE_SIZES, LK_SITE_COMPLETE */
+    uint32_t span;      /* with LK_SITE_SIZES: the sizes' sum, sps[depth - 1] - sps[0] */
     uintptr_t frames[]; /* return addresses, innermost first */
+    /* then, with LK_SITE_SIZES, depth - 1 frame sizes (lk_site_sizes) */
 };
+
+enum {
+    LK_SITE_SIZES = 1,    /* the frame sizes of the walk that made it are kept */
+    LK_SITE_COMPLETE = 2, /* that walk reached the outermost frame */
+};
+
+/* With LK_SITE_SIZES: sizes[k] = sps[k + 1] - sps[k] of the walk that made
+ * the site (each below 64 KiB), so that the stack pointers of a stack with
+ * these frames follow from the innermost one. */
+static inline const uint16_t *
+lk_site_sizes(const struct lk_site *s)
+{
+    return (const uint16_t *)(s->frames + s->depth);
+}
 
 /* The counters of a site. */
 static inline __attribute__((always_inline)) struct lk_site_ctr *
@@ -83,13 +100,13 @@ int lk_site_table_init(void);
 struct lk_site *lk_site_intern(const uintptr_t *frames, size_t n, enum lk_kind kind);
 
 /* lk_site_intern with a guess: when `guess` (NULL: none) has exactly
- * these frames and kind, it is the site, and the table is not probed. The
- * probe's two dependent cache misses (a slot, then the site it names) were
- * the agent's largest cost in gcc's cc1, where two allocations in three walk
- * and 15,700 sites take turns; three walks in four there find the site that
- * followed the previous allocation's site last time, whose lines the
- * caller prefetched before its walk (docs/UNWIND.md, section 19). */
-struct lk_site *lk_site_intern_guess(const uintptr_t *frames, size_t n, enum lk_kind kind,
+ * these frames and kind, it is the site, and the table is not probed (the
+ * probe's two dependent cache misses, a slot and then the site it names).
+ * sps (NULL: none) are the frames' stack pointers, whose differences a new
+ * site keeps when all are below 64 KiB (LK_SITE_SIZES); complete: the walk
+ * reached the outermost frame. docs/UNWIND.md, section 19. */
+struct lk_site *lk_site_intern_guess(const uintptr_t *frames, const uintptr_t *sps, size_t n,
+                                     int complete, enum lk_kind kind,
                                      const struct lk_site *guess);
 
 /* Sites by id (LK_MAX_SITES + 1 entries, NULL where no site has the id

@@ -1,9 +1,11 @@
 /* Per-thread cache of the last few stacks and their sites, in initial-exec
  * TLS (8 x 2 x 64 words, 8 KiB per thread). A stack equal to a cached one of
- * the same kind reuses its site; anything else is walked -- reusing the outer
- * frames of the previous allocation's stack -- into a buffer of the four
- * searched last, which then moves up among the four searched first, and
- * interned, so nothing is copied. No allocation, no lock of its own. */
+ * the same kind reuses its site; else, when it is the stack of the site that
+ * followed the previous allocation's site last time (a guess), that site;
+ * anything else is walked -- reusing the outer frames of the previous
+ * allocation's stack -- into a buffer of the four searched last, which then
+ * moves up among the four searched first, and interned, so nothing is
+ * copied. No allocation, no lock of its own. */
 #include "stack_cache.h"
 
 #include "unwind.h"
@@ -11,6 +13,47 @@
 __thread struct lk_stack_cache lk_stack_cache_tc __attribute__((tls_model("initial-exec")));
 
 #define NSTACKS LK_STACK_CACHE_WAYS
+
+static atomic_uint_least64_t n_guessed; /* walks a guess made unnecessary */
+
+/* Is the thread's stack, from its frame (pc, sp) outwards, the stack of
+ * site g: g's frames, at the stack pointers that g's frame sizes give from
+ * sp? Then t holds it. The test is a cached stack's (each outer frame's
+ * slot holds its return address, lk_unwind_slots_hold) with the stack
+ * pointers computed, all of them in the thread's stack (the sizes are
+ * positive: the outermost is the highest) before a slot is read.
+ * docs/UNWIND.md, section 19. */
+static int
+take_guess(const struct lk_site *g, uintptr_t pc, uintptr_t sp, enum lk_kind kind,
+           unsigned depth, struct lk_cached_stack *t)
+{
+    size_t n = g->depth;
+    if (!(g->flags & LK_SITE_SIZES) || g->kind != kind || !n || n > depth ||
+        g->frames[0] != pc || sp < lk_unwind_stack_lo || sp + g->span >= lk_unwind_stack_hi)
+        return 0;
+    const uint16_t *sizes = lk_site_sizes(g);
+    t->pcs[0] = pc;
+    t->sps[0] = sp;
+    for (size_t k = 1; k < n; k++) {
+        sp += sizes[k - 1];
+        uintptr_t f = g->frames[k];
+        if (*(const uintptr_t *)(sp - 8) != f)
+            return 0;
+        t->pcs[k] = f;
+        t->sps[k] = sp;
+    }
+    t->n = (uint32_t)n;
+    t->complete = (g->flags & LK_SITE_COMPLETE) != 0;
+    t->kind = (uint8_t)kind;
+    t->site = (struct lk_site *)g;
+    return 1;
+}
+
+uint64_t
+lk_stack_cache_guessed(void)
+{
+    return atomic_load_explicit(&n_guessed, memory_order_relaxed);
+}
 
 static void
 set_key(struct lk_stack_cache *c, unsigned i)
@@ -40,13 +83,21 @@ lk_stack_cache_walk(uintptr_t pc, uintptr_t sp, enum lk_kind kind, unsigned dept
     unsigned far = LK_STACK_CACHE_NEAR + k, v = lk_stack_cache_at(c, far);
     struct lk_cached_stack *prev = &c->buf[c->cur], *next = &c->buf[v];
     struct lk_unwind_prev p = {prev->pcs, prev->sps, prev->n, prev->complete};
-    /* the site that followed the previous allocation's last time: its
-     * lines load while the walk runs (lk_site_intern_guess) */
+    /* the site that followed the previous allocation's last time: when
+     * the stack is its stack, no walk; else it is compared after the walk
+     * (lk_site_intern_guess) */
     const struct lk_site *guess =
-        prev->site ? atomic_load_explicit(&prev->site->next, memory_order_relaxed) : NULL;
-    if (guess) {
-        __builtin_prefetch(guess);
-        __builtin_prefetch((const char *)guess + 64);
+        prev->site ? atomic_load_explicit(&prev->site->next, memory_order_acquire) : NULL;
+    if (guess && take_guess(guess, pc, sp, kind, depth, next)) {
+        atomic_store_explicit(&n_guessed, atomic_load_explicit(&n_guessed, memory_order_relaxed) + 1,
+                              memory_order_relaxed); /* a count for the check's note: races lose some */
+        if (lk_unwind_checking())
+            lk_unwind_check_walk(sp, next->pcs, next->n, depth);
+        set_key(c, v);
+        c->cur = v;
+        lk_stack_cache_promote(c, far);
+        lk_stack_cache_prefetch_guess(next->site, depth);
+        return next->site;
     }
     size_t n = lk_unwind_walk(pc, sp, next->pcs, next->sps, depth, prev->n ? &p : NULL, &same,
                               &complete);
@@ -61,11 +112,13 @@ lk_stack_cache_walk(uintptr_t pc, uintptr_t sp, enum lk_kind kind, unsigned dept
     next->n = (uint32_t)n;
     next->complete = (uint8_t)complete;
     next->kind = (uint8_t)kind;
-    next->site = lk_site_intern_guess(next->pcs, n, kind, guess);
+    next->site = lk_site_intern_guess(next->pcs, next->sps, n, complete, kind, guess);
     if (prev->site && next->site && next->site != guess)
-        atomic_store_explicit(&prev->site->next, next->site, memory_order_relaxed);
+        atomic_store_explicit(&prev->site->next, next->site, memory_order_release);
     set_key(c, v);
     c->cur = v;
     lk_stack_cache_promote(c, far);
+    if (next->site)
+        lk_stack_cache_prefetch_guess(next->site, depth);
     return next->site;
 }

@@ -330,7 +330,7 @@ learn_if_no_unwind_info(uintptr_t pc)
 {
     if (!no_unwind_info(pc))
         return 0;
-    if (lk_modules_covers(pc) && is_sigreturn(pc)) {
+    if (lk_modules_covers(pc, NULL, NULL) && is_sigreturn(pc)) {
         learn(pc, RULE_LIBUNWIND); /* a signal trampoline whose unwind information the
                                       look-up of pc - 1 missed */
         return 0;
@@ -695,6 +695,12 @@ void
 lk_unwind_set_check(int on)
 {
     check_on = on;
+}
+
+int
+lk_unwind_checking(void)
+{
+    return check_on;
 }
 
 void

@@ -85,6 +85,7 @@ lk_unwind_slots_hold(const uintptr_t *pcs, const uintptr_t *sps, size_t from, si
  * same stack from the top. Slow: a diagnostic, and what the tests run real
  * programs with. Set before the first walk. */
 void lk_unwind_set_check(int on);
+int lk_unwind_checking(void);
 
 struct lk_unwind_check {
     uint64_t checked;  /* walks compared */

@@ -62,16 +62,34 @@ test_reference_model(void **state)
     for (int i = 0; i < NSTACKS; i++) {
         const struct lk_site *guesses[] = {seen[i], seen[(i + 1) % NSTACKS], p, m, NULL};
         for (size_t g = 0; g < sizeof guesses / sizeof guesses[0]; g++)
-            assert_ptr_equal(lk_site_intern_guess(stacks[i], depths[i], LK_KIND_HEAP, guesses[g]),
+            assert_ptr_equal(lk_site_intern_guess(stacks[i], NULL, depths[i], 0, LK_KIND_HEAP,
+                                                  guesses[g]),
                              seen[i]);
     }
-    assert_ptr_equal(lk_site_intern_guess(stacks[7], depths[7], LK_KIND_MMAP, seen[7]), m);
-    assert_ptr_equal(lk_site_intern_guess(stacks[7], depths[7] - 1, LK_KIND_HEAP, seen[7]), p);
-    uintptr_t fresh[2] = {0x7777000, 0x7777100};
+    assert_ptr_equal(lk_site_intern_guess(stacks[7], NULL, depths[7], 0, LK_KIND_MMAP, seen[7]), m);
+    assert_ptr_equal(lk_site_intern_guess(stacks[7], NULL, depths[7] - 1, 0, LK_KIND_HEAP, seen[7]),
+                     p);
+    assert_int_equal(seen[7]->flags, 0); /* made without stack pointers: no sizes */
+    /* a new stack with a wrong guess: a new site, which keeps its walk's
+     * frame sizes when each fits 16 bits, and whether it was complete */
+    uintptr_t fresh[3] = {0x7777000, 0x7777100, 0x7777200};
+    uintptr_t sps[3] = {0x7ff000001000, 0x7ff000001040, 0x7ff000011038};
     uint32_t n_before = lk_site_count();
-    struct lk_site *f = lk_site_intern_guess(fresh, 2, LK_KIND_HEAP, seen[3]);
-    assert_int_equal(f->id, n_before + 1); /* a new stack with a wrong guess: a new site */
+    struct lk_site *f = lk_site_intern_guess(fresh, sps, 3, 1, LK_KIND_HEAP, seen[3]);
+    assert_int_equal(f->id, n_before + 1);
     assert_null(atomic_load(&f->next));
+    assert_int_equal(f->flags, LK_SITE_SIZES | LK_SITE_COMPLETE);
+    assert_int_equal(lk_site_sizes(f)[0], 0x40);
+    assert_int_equal(lk_site_sizes(f)[1], 0xfff8);
+    assert_memory_equal(f->frames, fresh, sizeof fresh);
+    fresh[0]++;
+    sps[2] += 0x10; /* a frame of 64 KiB: no sizes */
+    f = lk_site_intern_guess(fresh, sps, 3, 0, LK_KIND_HEAP, NULL);
+    assert_int_equal(f->flags, 0);
+    fresh[0]++;
+    sps[2] = sps[1] - 8; /* going down (another stack): no sizes */
+    f = lk_site_intern_guess(fresh, sps, 3, 0, LK_KIND_HEAP, NULL);
+    assert_int_equal(f->flags, 0);
     assert_null(lk_site_get(lk_site_count() + 1));
 }
 
