@@ -36,6 +36,12 @@ lk_arena_alloc(size_t n)
             lk_unlock(&lock);
             return NULL;
         }
+        /* A program that fills a chunk fills the next ones too: fault each
+         * in at once, not a page at a time (gcc's cc1, whose 15,700 sites
+         * take 22 MiB: 5,000 page faults fewer, docs/UNWIND.md section 19).
+         * The first chunk faults in lazily: a short program uses little. */
+        if (mapped)
+            lk_sys_populate(c, CHUNK);
         mapped += CHUNK;
         cur = c;
         left = CHUNK;

@@ -76,6 +76,12 @@ lk_sys_mmap(size_t len)
 }
 
 void
+lk_sys_populate(void *p, size_t len)
+{
+    lk_sys_call6(SYS_madvise, (long)p, (long)len, MADV_POPULATE_WRITE, 0, 0, 0);
+}
+
+void
 lk_sys_munmap(void *p, size_t len)
 {
     if (p) {

@@ -13,6 +13,11 @@
  * such mapping is entered in the registry of the agent's own memory (below)
  * until lk_sys_munmap, so a reachability scan never takes it for a root. */
 void *lk_sys_mmap(size_t len);
+
+/* Faults in [p, p + len) for writing in one system call instead of a page
+ * fault per page (MADV_POPULATE_WRITE, Linux 5.14; on older kernels
+ * nothing, and the pages fault in on first use as before). */
+void lk_sys_populate(void *p, size_t len);
 void lk_sys_munmap(void *p, size_t len);
 
 /* The registry of the agent's own mappings: at most LK_SYS_OWN_MAX live at
