@@ -21,7 +21,11 @@ static atomic_uint_least64_t n_guessed; /* walks a guess made unnecessary */
  * sp? Then t holds it. The test is a cached stack's (each outer frame's
  * slot holds its return address, lk_unwind_slots_hold) with the stack
  * pointers computed, all of them in the thread's stack (the sizes are
- * positive: the outermost is the highest) before a slot is read.
+ * positive: the outermost is the highest) before a slot is read. Nothing
+ * is written to t unless the guess holds: t is the walk's buffer, which a
+ * walk that finds the previous stack again leaves as it was, key and all
+ * (a review found a failed guess's first frame left in a buffer still keyed
+ * by its old stack, and later allocations given the wrong site).
  * docs/UNWIND.md, section 19. */
 static int
 take_guess(const struct lk_site *g, uintptr_t pc, uintptr_t sp, enum lk_kind kind,
@@ -32,15 +36,16 @@ take_guess(const struct lk_site *g, uintptr_t pc, uintptr_t sp, enum lk_kind kin
         g->frames[0] != pc || sp < lk_unwind_stack_lo || sp + g->span >= lk_unwind_stack_hi)
         return 0;
     const uint16_t *sizes = lk_site_sizes(g);
-    t->pcs[0] = pc;
-    t->sps[0] = sp;
+    uintptr_t s = sp;
     for (size_t k = 1; k < n; k++) {
-        sp += sizes[k - 1];
-        uintptr_t f = g->frames[k];
-        if (*(const uintptr_t *)(sp - 8) != f)
+        s += sizes[k - 1];
+        if (*(const uintptr_t *)(s - 8) != g->frames[k])
             return 0;
-        t->pcs[k] = f;
+    }
+    for (size_t k = 0; k < n; k++) {
+        t->pcs[k] = g->frames[k];
         t->sps[k] = sp;
+        sp += k + 1 < n ? sizes[k] : 0;
     }
     t->n = (uint32_t)n;
     t->complete = (g->flags & LK_SITE_COMPLETE) != 0;
@@ -112,7 +117,14 @@ lk_stack_cache_walk(uintptr_t pc, uintptr_t sp, enum lk_kind kind, unsigned dept
     next->n = (uint32_t)n;
     next->complete = (uint8_t)complete;
     next->kind = (uint8_t)kind;
-    next->site = lk_site_intern_guess(next->pcs, next->sps, n, complete, kind, guess);
+    /* a new site keeps its frame sizes for guesses only when every stack
+     * with its frames would be walked to its end: one cut at the depth, or
+     * one whose last frame the table knows as the outermost (a walk that
+     * libunwind ended on an error, or in code without unwind information,
+     * may go further another time) */
+    int sized = n && (n == depth || (complete && lk_unwind_is_outermost(next->pcs[n - 1])));
+    next->site =
+        lk_site_intern_guess(next->pcs, sized ? next->sps : NULL, n, complete, kind, guess);
     if (prev->site && next->site && next->site != guess)
         atomic_store_explicit(&prev->site->next, next->site, memory_order_release);
     set_key(c, v);

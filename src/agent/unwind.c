@@ -703,6 +703,12 @@ lk_unwind_checking(void)
     return check_on;
 }
 
+int
+lk_unwind_is_outermost(uintptr_t pc)
+{
+    return rule_size(lookup_now(pc)) == SIZE_OUTERMOST;
+}
+
 void
 lk_unwind_check_stats(struct lk_unwind_check *out)
 {

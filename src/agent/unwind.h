@@ -87,6 +87,10 @@ lk_unwind_slots_hold(const uintptr_t *pcs, const uintptr_t *sps, size_t from, si
 void lk_unwind_set_check(int on);
 int lk_unwind_checking(void);
 
+/* Does every walk end at return address pc (the table's rule for it says
+ * libunwind found no caller there)? */
+int lk_unwind_is_outermost(uintptr_t pc);
+
 struct lk_unwind_check {
     uint64_t checked;  /* walks compared */
     uint64_t differed; /* of those, walks whose return addresses differed */
