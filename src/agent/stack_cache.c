@@ -35,6 +35,10 @@ take_guess(const struct lk_site *g, uintptr_t pc, uintptr_t sp, enum lk_kind kin
     if (!(g->flags & LK_SITE_SIZES) || g->kind != kind || !n || n > depth ||
         g->frames[0] != pc || sp < lk_unwind_stack_lo || sp + g->span >= lk_unwind_stack_hi)
         return 0;
+    /* a stack shorter than the depth ends where walks end: still so? (a
+     * later libunwind step past that frame makes its rule variable) */
+    if (n < depth && !lk_unwind_is_outermost(g->frames[n - 1]))
+        return 0;
     const uint16_t *sizes = lk_site_sizes(g);
     uintptr_t s = sp;
     for (size_t k = 1; k < n; k++) {

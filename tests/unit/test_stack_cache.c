@@ -33,7 +33,7 @@ static int wrong, asked;
 
 /* An allocation's site through the cache, as the agent's hook finds it,
  * compared with a fresh walk of the same stack. */
-__attribute__((noinline, optimize("no-omit-frame-pointer"))) static void
+__attribute__((noinline, noipa, optimize("no-omit-frame-pointer"))) static void
 probe(void)
 {
     uintptr_t pc = (uintptr_t)__builtin_return_address(0);
