@@ -196,14 +196,20 @@ lk_site_batch_alloc_slow(struct lk_site *s, uint64_t size, uint32_t period, uint
         return;
     }
     struct lk_batch_slot *sl = slot_for(b, s, lk_cohort_of(period));
-    unsigned cls = lk_size_class(size);
-    if (LD(sl->cls) != cls) { /* the slot counts one size class */
-        if (LD(sl->hist))
-            evict(b, sl);
-        ST(sl->cls, cls);
-    }
     LK_BATCH_ADD(sl->born, blocks);
     LK_BATCH_ADD(sl->born_bytes, bytes);
+    unsigned cls = lk_size_class(size);
+    if (LD(sl->cls) != cls) {
+        /* the slot counts one size class: the other's count goes to the
+         * site (not through evict(): a site of many sizes, a program's
+         * request buffers, changes class at most allocations) */
+        uint64_t h = LD(sl->hist);
+        if (h)
+            atomic_fetch_add_explicit(&lk_site_ctr(s)->hist[LD(sl->cls)], h,
+                                      memory_order_relaxed);
+        ST(sl->hist, 0);
+        ST(sl->cls, cls);
+    }
     LK_BATCH_ADD(sl->hist, blocks);
     lk_site_batch_leave(b);
 }
