@@ -105,22 +105,6 @@ lk_stack_cache_find(uintptr_t pc, uintptr_t sp, enum lk_kind kind)
 struct lk_site *lk_stack_cache_walk(uintptr_t pc, uintptr_t sp, enum lk_kind kind,
                                     unsigned depth);
 
-/* After an allocation from site s: prefetches the site that followed s
- * last time, the next walk's guess, whose frames and sizes (up to depth)
- * are then loaded by the time the thread allocates again; a guess is taken
- * right after the cache misses, with no walk to hide the misses behind
- * (docs/UNWIND.md, section 19). */
-static inline __attribute__((always_inline)) void
-lk_stack_cache_prefetch_guess(const struct lk_site *s, unsigned depth)
-{
-    const char *g = (const char *)atomic_load_explicit(&s->next, memory_order_relaxed);
-    if (__builtin_expect(g != NULL, 0)) {
-        size_t end = sizeof(struct lk_site) + depth * (sizeof(uintptr_t) + sizeof(uint16_t));
-        for (size_t off = 0; off < end; off += 64)
-            __builtin_prefetch(g + off);
-    }
-}
-
 /* Walks that a guess made unnecessary (docs/UNWIND.md, section 19), all
  * threads: a diagnostic, some increments may be lost to races. */
 uint64_t lk_stack_cache_guessed(void);
