@@ -1,6 +1,6 @@
-/* Reads process memory for snapshots: RSS and virtual size from
- * /proc/self/statm, anonymous/file/swap bytes from smaps_rollup, the thread
- * count from /proc/self/stat, the cgroup's limit and usage, and glibc's
+/* Reads process memory for snapshots: RSS, virtual size, anonymous,
+ * file-backed and swapped bytes and the thread count from
+ * /proc/self/status, the cgroup's limit and usage, and glibc's
  * allocator statistics from mallinfo2(). Everything is parsed by hand from
  * stack buffers: no allocation, no stdio. Called with no agent lock held.
  *
@@ -50,17 +50,24 @@ parse_u64(const char **pp)
     return v;
 }
 
-/* Value in bytes of "Key:   123 kB" in a /proc text, 0 when absent. */
+/* The number of "Key:   123" in a /proc text, 0 when absent. */
 static uint64_t
-kb_field(const char *text, const char *key)
+field(const char *text, const char *key)
 {
     size_t n = strlen(key);
     for (const char *p = text; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
         if (!strncmp(p, key, n) && p[n] == ':') {
             const char *v = p + n + 1;
-            return parse_u64(&v) * 1024;
+            return parse_u64(&v);
         }
     return 0;
+}
+
+/* Value in bytes of "Key:   123 kB" in a /proc text, 0 when absent. */
+static uint64_t
+kb_field(const char *text, const char *key)
+{
+    return field(text, key) * 1024;
 }
 
 static uint64_t
@@ -133,26 +140,19 @@ may_call_here(void)
 void
 lk_procmem_read(uint64_t proc[LK_PROC_NFIELDS], enum lk_procmem_mi how)
 {
-    char buf[2048];
-    uint64_t page = (uint64_t)lk_sys_page_size();
-    if (lk_sys_read_file("/proc/self/statm", buf, sizeof buf) > 0) {
-        const char *p = buf;
-        proc[LK_PROC_VM] = parse_u64(&p) * page;
-        proc[LK_PROC_RSS] = parse_u64(&p) * page;
-    }
-    if (lk_sys_read_file("/proc/self/smaps_rollup", buf, sizeof buf) > 0) {
-        uint64_t rss = kb_field(buf, "Rss"), anon = kb_field(buf, "Anonymous");
-        proc[LK_PROC_ANON] = anon;
-        proc[LK_PROC_RSS_FILE] = rss > anon ? rss - anon : 0;
-        proc[LK_PROC_SWAP] = kb_field(buf, "Swap");
-    }
-    if (lk_sys_read_file("/proc/self/stat", buf, sizeof buf) > 0) {
-        const char *p = strrchr(buf, ')'); /* the command name may hold spaces */
-        for (int field = 2; p && *p && field < 20; p++)
-            if (*p == ' ')
-                field++;
-        if (p)
-            proc[LK_PROC_THREADS] = parse_u64(&p);
+    /* One file with every figure (the kernel's counters, no page walk):
+     * smaps_rollup, read here before, walks the page tables under the
+     * mmap lock, 22 ms per snapshot for 2 GB resident, and gives the same
+     * numbers. The long lines (Cpus_allowed, Mems_allowed) come after
+     * Threads. */
+    char buf[4096];
+    if (lk_sys_read_file("/proc/self/status", buf, sizeof buf) > 0) {
+        proc[LK_PROC_VM] = kb_field(buf, "VmSize");
+        proc[LK_PROC_RSS] = kb_field(buf, "VmRSS");
+        proc[LK_PROC_ANON] = kb_field(buf, "RssAnon");
+        proc[LK_PROC_RSS_FILE] = kb_field(buf, "RssFile") + kb_field(buf, "RssShmem");
+        proc[LK_PROC_SWAP] = kb_field(buf, "VmSwap");
+        proc[LK_PROC_THREADS] = field(buf, "Threads");
     }
     proc[LK_PROC_CG_LIMIT] = read_u64_file(cg_limit_path);
     proc[LK_PROC_CG_USAGE] = read_u64_file(cg_usage_path);

@@ -19,11 +19,11 @@ enum lk_procmem_mi {
 };
 
 /* Fills the LK_PROC_RSS, VM, MI_*, ANON, RSS_FILE, SWAP, CG_*, MEM_TOTAL and
- * THREADS fields of proc from /proc/self/{statm,smaps_rollup,stat}, the
- * cgroup files and mallinfo2(); leaves the others. For snapshots: mallinfo2
- * takes every arena's lock, smaps_rollup walks the page tables (about 1 ms
- * per GB resident). On the agent's task, the MI_* fields are the latest that
- * lk_procmem_mallinfo published while the program has one thread. */
+ * THREADS fields of proc from /proc/self/status (the kernel's counters,
+ * ~12 us), the cgroup files and mallinfo2(); leaves the others. For
+ * snapshots: mallinfo2 takes every arena's lock. On the agent's task, the
+ * MI_* fields are the latest that lk_procmem_mallinfo published while the
+ * program has one thread. */
 void lk_procmem_read(uint64_t proc[LK_PROC_NFIELDS], enum lk_procmem_mi mi);
 
 /* Calls mallinfo2 as `how` says and publishes the result; returns at once

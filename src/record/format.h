@@ -45,7 +45,7 @@ enum lk_kind { LK_KIND_HEAP = 0, LK_KIND_MMAP = 1 };
 
 /* Process fields of a SNAPSHOT, in order. Later minors may append fields. */
 enum lk_proc_field {
-    LK_PROC_RSS,         /* resident set size, bytes (/proc/self/statm) */
+    LK_PROC_RSS,         /* resident set size, bytes (VmRSS) */
     LK_PROC_VM,          /* virtual size, bytes */
     LK_PROC_HEAP_LIVE,   /* bytes in live tracked blocks (requested sizes) */
     LK_PROC_HEAP_COUNT,  /* live tracked blocks */
@@ -58,9 +58,9 @@ enum lk_proc_field {
     LK_PROC_MI_KEEP,     /* mallinfo2 keepcost: releasable top-most free bytes */
     LK_PROC_UNTRACKED,   /* blocks freed that the agent never saw allocated */
     /* since 1.1 */
-    LK_PROC_ANON,        /* smaps_rollup Anonymous: resident anonymous bytes */
-    LK_PROC_RSS_FILE,    /* smaps_rollup Rss minus Anonymous: file-backed and shmem resident bytes */
-    LK_PROC_SWAP,        /* smaps_rollup Swap: bytes swapped out */
+    LK_PROC_ANON,        /* resident anonymous bytes (RssAnon, = smaps_rollup Anonymous) */
+    LK_PROC_RSS_FILE,    /* file-backed and shmem resident bytes (RssFile + RssShmem) */
+    LK_PROC_SWAP,        /* bytes swapped out (VmSwap) */
     LK_PROC_MMAP_LIVE,   /* bytes in live anonymous mappings the program made (kind LK_KIND_MMAP) */
     LK_PROC_MMAP_COUNT,  /* those mappings */
     LK_PROC_CG_LIMIT,    /* cgroup v2 memory.max in bytes, 0 = no limit */

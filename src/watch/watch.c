@@ -1,7 +1,7 @@
 /* The agentless sampler and its verdict. Sampling reads a process's
  * memory from /proc like any observer with ptrace-read access (same user
- * or root): statm for RSS and virtual size, smaps_rollup for anonymous,
- * file-backed and swapped bytes, stat for threads, smaps for resident
+ * or root): statm for RSS and virtual size, status for anonymous,
+ * file-backed and swapped bytes and threads, smaps for resident
  * bytes per kind of mapping, and the cgroup's limit and usage (v1 or v2).
  * The verdict is the process split's RSS rule (procsplit.c) plus a fit per
  * kind of mapping to say where the growth is. CLI only: stdio, malloc. */
@@ -198,17 +198,15 @@ lk_watch_sample(pid_t pid, struct lk_watch_sample *out)
         return -ESRCH;
     p[LK_PROC_VM] = vm * page;
     p[LK_PROC_RSS] = rss * page;
-    snprintf(path, sizeof path, "/proc/%d/smaps_rollup", (int)pid);
-    if (read_small(path, buf, sizeof buf) > 0) {
-        uint64_t r = kb_field(buf, "Rss"), anon = kb_field(buf, "Anonymous");
-        p[LK_PROC_ANON] = anon;
-        p[LK_PROC_RSS_FILE] = r > anon ? r - anon : 0;
-        p[LK_PROC_SWAP] = kb_field(buf, "Swap");
-    }
+    /* status, not smaps_rollup: the same figures from the kernel's
+     * counters, without a second walk of the page tables (smaps is one) */
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
     if (read_small(path, buf, sizeof buf) > 0) {
         const char *t = strstr(buf, "\nThreads:");
         p[LK_PROC_THREADS] = t ? strtoull(t + 9, NULL, 10) : 0;
+        p[LK_PROC_ANON] = kb_field(buf, "RssAnon");
+        p[LK_PROC_RSS_FILE] = kb_field(buf, "RssFile") + kb_field(buf, "RssShmem");
+        p[LK_PROC_SWAP] = kb_field(buf, "VmSwap");
     }
     if (read_small("/proc/meminfo", buf, sizeof buf) > 0)
         p[LK_PROC_MEM_TOTAL] = kb_field(buf, "MemTotal");

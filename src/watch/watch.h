@@ -43,7 +43,7 @@ struct lk_watch_sample {
     uint64_t proc[LK_WATCH_NPROC];
 };
 
-/* Reads /proc/PID/{statm,status,smaps_rollup,smaps}, /proc/meminfo and the
+/* Reads /proc/PID/{statm,status,smaps}, /proc/meminfo and the
  * process's cgroup v2 memory files. 0, or -errno when the process is gone
  * (ESRCH/ENOENT) or cannot be read (EACCES). Cost: one pass over smaps,
  * about 1 ms for a thousand mappings. */

@@ -1,6 +1,6 @@
 /* libFuzzer target: the agent's parsers of text it does not control -- the
- * /proc and cgroup files procmem.c reads (kb_field over smaps_rollup and
- * meminfo, parse_u64 over statm and cgroup values; they are static, so
+ * /proc and cgroup files procmem.c reads (field and kb_field over status
+ * and meminfo, parse_u64 over cgroup values; they are static, so
  * procmem.c is included here) and the LEAKSCOPE_* environment variables
  * options.c parses. The input's first byte picks the parser; the rest is
  * the file's text or the variables' values (NUL-separated). */
@@ -28,9 +28,10 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t len)
     text[len - 1] = '\0';
     volatile uint64_t sink = 0;
     if (data[0] & 1) {
-        static const char *const keys[] = {"Rss", "Anonymous", "Swap", "MemTotal", ""};
+        static const char *const keys[] = {"VmSize", "VmRSS",   "RssAnon",  "RssFile",
+                                           "VmSwap", "MemTotal", "Threads", ""};
         for (size_t i = 0; i < sizeof keys / sizeof keys[0]; i++)
-            sink += kb_field(text, keys[i]);
+            sink += kb_field(text, keys[i]) + field(text, keys[i]);
         const char *p = text;
         sink += parse_u64(&p);
         sink += parse_u64(&p);
