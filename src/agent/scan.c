@@ -4,7 +4,8 @@
  * PTRACE_SEIZEs and interrupts every other thread, reads their registers,
  * forks the scanner (scan_mark.c) as its own child, detaches, and wakes the
  * caller, which releases the locks: the program's pause is the stop plus the
- * copy of its page tables. The tracer and scanner use raw system calls only
+ * copy of its page tables. A program exiting with one thread is scanned in
+ * place: the tracer runs the scanner itself, nothing stopped or copied. The tracer and scanner use raw system calls only
  * (the tracer runs on the caller's TLS; the scanner's copy of glibc may hold
  * locks forever); children are cloned with exit_signal 0 and waited with
  * __WALL, so the program never sees a SIGCHLD, a zombie or a child of ours.
@@ -257,6 +258,16 @@ tracer_main(void *arg)
     if (!atomic_load(&r->go))
         goto wake;
     r->t_stop = lk_scan_now_ns();
+    if (r->in_place) {
+        /* Nothing to stop: the caller waits, the agent's task writes none
+         * of what the scan reads (its own ranges are no roots). The tracer,
+         * a process of its own sharing the memory, scans and exits. */
+        r->t_resume = r->t_stop;
+        r->regs_ok = 1;
+        atomic_store(&r->resumed, 1);
+        futex_wake(&r->resumed);
+        lk_scan_mark_main(r);
+    }
     for (int round = 0; round < 64; round++) /* until no new thread appears */
         if (seize_new(r) <= 0)
             break;
@@ -281,6 +292,41 @@ wake:
 }
 
 /* ---- the caller --------------------------------------------------------- */
+
+/* Whether every task of the process is the caller or the agent's task: a
+ * program exiting with one thread (it cannot start another meanwhile: its
+ * only thread is here, with every signal blocked). */
+static int
+alone(const struct lk_scan_result *r)
+{
+    char path[64], dents[1024];
+    int others = 0, seen = 0;
+    proc_path(path, sizeof path, r->pid, 0);
+    int fd = (int)sc(SYS_open, (long)path, 0x10000 /* O_DIRECTORY */, 0, 0);
+    if (fd < 0)
+        return 0;
+    for (;;) {
+        long n = sc(SYS_getdents64, fd, (long)dents, sizeof dents, 0);
+        if (n <= 0) {
+            others |= n < 0;
+            break;
+        }
+        for (long off = 0; off < n;) {
+            unsigned short reclen = *(unsigned short *)(dents + off + 16);
+            const char *name = dents + off + 19;
+            off += reclen;
+            int tid = 0;
+            for (; *name >= '0' && *name <= '9'; name++)
+                tid = tid * 10 + (*name - '0');
+            if (!tid || *name)
+                continue; /* "." and ".." */
+            seen++;
+            others |= tid != r->caller_tid && tid != r->agent_tid;
+        }
+    }
+    sc(SYS_close, fd, 0, 0, 0);
+    return seen && !others;
+}
 
 static int
 yama_scope(void)
@@ -328,6 +374,10 @@ lk_scan_run(const struct lk_scan_params *p, const char **note)
     int yama = yama_scope();
     uint64_t t0 = lk_sys_now_ns();
     long tracer = -1;
+    /* A program that exits with one thread is scanned in place: the copy
+     * of a large process (its page tables) was most of the pause, and a
+     * short one paid ~0.5 ms for the tracer's stop and the copy. */
+    r->in_place = !p->caller_is_agent && alone(r);
     int locked = lk_live_map_try_lock_all(2000);
     int empty = locked && lk_live_map_count_locked() == 0 && lk_block_tag_empty();
     if (empty) {
@@ -338,12 +388,19 @@ lk_scan_run(const struct lk_scan_params *p, const char **note)
         r->scanned = 1;
         r->flags = LK_SCAN_REGISTERS | (r->interior ? LK_SCAN_INTERIOR : 0);
     } else if (locked) {
+        /* In place, nothing else takes the locks while the scanner walks
+         * the map (the scanner takes each shard's in turn, as the copy's),
+         * and the pause is this: no thread of the program is stopped. */
+        if (r->in_place) {
+            lk_live_map_unlock_all();
+            r->pause_ns = lk_sys_now_ns() - t0;
+        }
         /* Not CLONE_FILES: the tracer's descriptors (a /proc directory) must
          * not take a number the program is about to get from open(). */
         tracer = lk_sys_clone_on(CLONE_VM | CLONE_FS | CLONE_UNTRACED, stack + TRACER_STACK,
                                  tracer_main, r, NULL);
         if (tracer > 0) {
-            if (yama == 1)
+            if (yama == 1 && !r->in_place)
                 sc(SYS_prctl, PR_SET_PTRACER_, tracer, 0, 0);
             atomic_store(&r->go, 1);
             futex_wake(&r->go);
@@ -354,11 +411,13 @@ lk_scan_run(const struct lk_scan_params *p, const char **note)
             if (!atomic_load(&r->resumed))
                 sc(SYS_kill, tracer, SIGKILL, 0, 0);
         }
-        lk_live_map_unlock_all();
+        if (!r->in_place)
+            lk_live_map_unlock_all();
     }
-    r->pause_ns = lk_sys_now_ns() - t0;
+    if (!r->in_place || empty)
+        r->pause_ns = lk_sys_now_ns() - t0;
     if (tracer > 0) {
-        if (yama == 1)
+        if (yama == 1 && !r->in_place)
             sc(SYS_prctl, PR_SET_PTRACER_, 0, 0, 0);
         int st;
         while (sc(SYS_wait4, tracer, (long)&st, WALL_, 0) == -EINTR)

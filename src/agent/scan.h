@@ -1,6 +1,7 @@
 /* Reachability scan of the live process (docs/SCAN.md): stop the world with
  * ptrace from a tracer task, copy the process (a fork of the tracer), resume,
- * and let the copy mark the live map's blocks from the roots. The caller gets
+ * and let the copy mark the live map's blocks from the roots; at the exit of
+ * a program with one thread, the tracer marks in place. The caller gets
  * per-site counts, retainers and (optionally) redacted content samples in a
  * shared buffer and encodes the SCAN record itself. */
 #ifndef LK_SCAN_H

@@ -51,6 +51,8 @@ struct lk_scan_result {
     int interior;
     unsigned content;
     uint32_t max_sites;
+    int in_place;            /* no thread of the program runs: the tracer scans the
+                              * process itself, without stopping or copying it */
     _Atomic int go;          /* caller -> tracer: start (the ptracer exception is set) */
     _Atomic int resumed;     /* tracer -> caller: the threads run again */
     /* tracer */
@@ -68,7 +70,8 @@ struct lk_scan_result {
     struct lk_scan_site_res sites[]; /* max_sites */
 };
 
-/* The scanner's body: runs in the copy, exits with exit_group. */
+/* The scanner's body: runs in the copy (or in the tracer, in place), exits
+ * with exit_group. */
 void lk_scan_mark_main(struct lk_scan_result *r) __attribute__((noreturn));
 
 static inline uint64_t

@@ -102,14 +102,14 @@ dump_scan(const struct lk_record *rec)
         printf("  (malformed)\n");
         return;
     }
-    printf(" seq=%" PRIu64 " t=%.3fs period=%" PRIu64 " trigger=%s flags=0x%" PRIx64 "%s%s%s%s"
+    printf(" seq=%" PRIu64 " t=%.3fs period=%" PRIu64 " trigger=%s flags=0x%" PRIx64 "%s%s%s%s%s"
            " pause_ns=%" PRIu64 " scan_ns=%" PRIu64 " threads=%" PRIu64 " root_bytes=%" PRIu64
            " heap_bytes=%" PRIu64 " blocks=%" PRIu64 "\n",
            s.seq, (double)s.time_ns / 1e9, s.period, s.trigger < 4 ? trig[s.trigger] : "?", s.flags,
            (s.flags & LK_SCAN_REGISTERS) ? " registers" : "",
            (s.flags & LK_SCAN_INTERIOR) ? " interior" : "",
            (s.flags & LK_SCAN_PARTIAL) ? " partial" : "", (s.flags & LK_SCAN_SAMPLED) ? " sampled" : "",
-           s.pause_ns, s.scan_ns, s.threads, s.root_bytes, s.heap_bytes, s.blocks);
+           (s.flags & LK_SCAN_IN_PLACE) ? " in_place" : "", s.pause_ns, s.scan_ns, s.threads, s.root_bytes, s.heap_bytes, s.blocks);
     int r;
     while ((r = lk_scan_next_site(&s, &e)) == 1) {
         printf("    site %" PRIu64 ":", e.site);

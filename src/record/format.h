@@ -98,6 +98,7 @@ enum lk_scan_trigger {
 #define LK_SCAN_INTERIOR 0x2u  /* a pointer into a block's middle kept it (not only its start) */
 #define LK_SCAN_PARTIAL 0x4u   /* stopped early (time or memory limit): states are not final */
 #define LK_SCAN_SAMPLED 0x8u   /* the recording samples: untracked blocks could hold pointers */
+#define LK_SCAN_IN_PLACE 0x10u /* one thread at exit: scanned in place, nothing stopped or copied */
 
 enum lk_block_state {
     LK_BLOCK_UNREACHABLE = 0, /* no pointer from a root or a reachable block: directly lost */

@@ -450,6 +450,8 @@ lk_json_scans(FILE *out, const struct lk_model *m)
         fputs(sc->flags & LK_SCAN_PARTIAL ? "true" : "false", out);
         lk_json_key(out, &f, "sampled");
         fputs(sc->flags & LK_SCAN_SAMPLED ? "true" : "false", out);
+        lk_json_key(out, &f, "in_place");
+        fputs(sc->flags & LK_SCAN_IN_PLACE ? "true" : "false", out);
         lk_json_key(out, &f, "decisive");
         fputs(lk_reach_decisive(sc) ? "true" : "false", out);
         lk_json_key(out, &f, "pause_s");

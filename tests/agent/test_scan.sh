@@ -2,7 +2,8 @@
 # (a dropped struct, a dropped list = 1 unreachable + 4 indirect, a lost
 # cycle, TLS buffers of exited threads), reachable growth, a block held only
 # by a thread blocked in read() (reachable: the stop-the-world's registers
-# and stack), every trigger (leakscope_scan_now, exit, the request file,
+# and stack), the exit scan in place with one thread and stopped with two,
+# every trigger (leakscope_scan_now, exit, the request file,
 # the signal, SCAN_EVERY), content samples off by default and redacted when
 # on, the host unchanged (output, status, no SIGCHLD, no visible child), and
 # a process under strace -f (ptrace refused) scanning without registers.
@@ -116,6 +117,7 @@ if under leaks -- "$LK_PROGS/scan_leaks" now; then
     check leaks \
         'len(scans) == 2 and [s["trigger"] for s in scans] == ["request", "exit"]' \
         'all(s["flags"] & 3 == 3 for s in scans)' \
+        'scans[0]["flags"] & 16 == 0 and scans[1]["flags"] & 16 == 16' \
         'all(s["sites"]["parse_config"] == [1, 48, 0, 0, 0, 0] for s in scans)' \
         'all(s["sites"]["list_node"] == [1, 64, 4, 256, 0, 0] for s in scans)' \
         'all(sum(v[0] for f, v in s["sites"].items() if f == "cycle_node") == 1 and sum(v[2] for f, v in s["sites"].items() if f == "cycle_node") == 2 for s in scans)' \
@@ -136,6 +138,15 @@ if under free_all -- "$LK_PROGS/free_all"; then
         'int(re.search(r"pause_ns=(\d+)", scans[0]["line"]).group(1)) < 50000000'
     "$LEAKSCOPE" report "$T/free_all.lsr" 2>/dev/null | grep -q 'the latest scan was at exit' ||
         fail "free_all: the report does not say the latest scan was at exit"
+fi
+
+# An exit while another thread runs (blocked in read()): stopped and copied,
+# not in place; its block is reachable through that thread's stack.
+if under live -- "$LK_PROGS/scan_leaks" live; then
+    check live '[s["trigger"] for s in scans] == ["exit"] and scans[0]["flags"] & 0x13 == 3' \
+        'scans[0]["sites"]["reg_alloc"] == [0, 0, 0, 0, 1, 200] and scans[0]["ret"]["reg_alloc"][0][0] == "stack"' \
+        'scans[0]["sites"]["list_node"] == [1, 64, 4, 256, 0, 0]' \
+        'scans[0]["sites"]["tls_alloc"] == [4, 384, 0, 0, 0, 0]'
 fi
 
 # Start-only pointers: the same, with LEAKSCOPE_SCAN_INTERIOR=0.
@@ -197,12 +208,14 @@ check req '[s["trigger"] for s in scans] == ["request", "request", "signal", "ex
     'all(s["sites"]["secret_block"][:2] == [1, 160] for s in scans)'
 
 # Under strace -f ptrace is refused: the program runs as usual and the scan
-# is made without registers, with a NOTE saying so.
+# while its threads run is made without registers, with a NOTE saying so;
+# the one at exit, in place, needs no ptrace and has them.
 if command -v strace >/dev/null; then
-    if WRAP="strace -f -o /dev/null" under strace -- "$LK_PROGS/scan_leaks"; then
-        check strace 'len(scans) == 1 and scans[0]["flags"] & 1 == 0' \
-            'scans[0]["sites"]["list_node"] == [1, 64, 4, 256, 0, 0]' \
-            'scans[0]["sites"]["parse_config"] == [1, 48, 0, 0, 0, 0]'
+    if WRAP="strace -f -o /dev/null" under strace -- "$LK_PROGS/scan_leaks" now; then
+        check strace '[s["trigger"] for s in scans] == ["request", "exit"]' \
+            'scans[0]["flags"] & 0x11 == 0 and scans[1]["flags"] & 0x11 == 0x11' \
+            'all(s["sites"]["list_node"] == [1, 64, 4, 256, 0, 0] for s in scans)' \
+            'all(s["sites"]["parse_config"] == [1, 48, 0, 0, 0, 0] for s in scans)'
         grep -q 'NOTE.*without registers' "$T/strace.dump" || fail "strace: no NOTE about registers"
     fi
 else

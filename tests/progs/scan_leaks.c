@@ -7,6 +7,8 @@
  *   kept_list      a global list of 7 nodes                    -> 7 reachable (module)
  *   reg_hold       a block only a blocked thread holds (local / callee-saved register)
  *   tls_lost       __thread buffers of 4 exited threads        -> 4 unreachable
+ * With "now", it asks for a scan while the holder runs; with "live" it exits
+ * with the holder still blocked (the exit scan then stops it, not in place).
  * Prints one line and exits 0 whatever the agent does. */
 #include <pthread.h>
 #include <stdio.h>
@@ -128,7 +130,7 @@ scrub_stack(void)
 int
 main(int argc, char **argv)
 {
-    (void)argv;
+    int live = argc > 1 && !strcmp(argv[1], "live");
     parse_config("bad");
     lost_list();
     lost_cycle();
@@ -145,6 +147,10 @@ main(int argc, char **argv)
     pthread_create(&h, NULL, holder, NULL);
     usleep(100000);
     scrub_stack();
+    if (live) {
+        printf("scan_leaks done\n");
+        exit(0);
+    }
     if (argc > 1 && leakscope_scan_now)
         leakscope_scan_now();
     if (write(pipefd[1], "x", 1) != 1)
