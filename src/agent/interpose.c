@@ -53,23 +53,6 @@ do_malloc(size_t n, uintptr_t pc, uintptr_t sp)
     return p;
 }
 
-/* Out of line, so that the exported functions' sampled-mode fast paths need
- * no stack frame: they tail-call this with their caller's pc and sp. */
-__attribute__((noinline)) static void *
-malloc_slow(size_t n, uintptr_t pc, uintptr_t sp)
-{
-    return do_malloc(n, pc, sp);
-}
-
-__attribute__((noinline)) static void *
-calloc_slow(size_t n, size_t size, uintptr_t pc, uintptr_t sp)
-{
-    size_t total, room = __builtin_mul_overflow(n, size, &total) ? 0 : lk_agent_room(total);
-    void *p = room ? __libc_calloc(1, total + room) : __libc_calloc(n, size);
-    if (p && lk_agent_tracking() && lk_agent_sample(n * size)) /* calloc checked n * size */
-        lk_agent_on_alloc(p, n * size, pc, sp);
-    return p;
-}
 
 /* Sampled mode, the commonest case: the countdown to the next sample point
  * stays positive, so the block is not sampled. Decided before the real
@@ -95,7 +78,7 @@ malloc(size_t n)
 {
     if (sample_skips(n))
         return __libc_malloc(n);
-    return malloc_slow(n, LK_CALLER_PC, LK_CALLER_SP);
+    return lk_agent_malloc(n, LK_CALLER_PC, LK_CALLER_SP);
 }
 
 LK_EXPORT void
@@ -119,7 +102,7 @@ calloc(size_t n, size_t size)
     size_t total;
     if (!__builtin_mul_overflow(n, size, &total) && sample_skips(total))
         return __libc_calloc(n, size);
-    return calloc_slow(n, size, LK_CALLER_PC, LK_CALLER_SP);
+    return lk_agent_calloc(n, size, LK_CALLER_PC, LK_CALLER_SP);
 }
 
 static inline void *

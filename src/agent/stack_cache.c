@@ -121,6 +121,7 @@ lk_stack_cache_walk(uintptr_t pc, uintptr_t sp, enum lk_kind kind, unsigned dept
         if (lk_unwind_checking())
             lk_unwind_check_walk(sp, next->pcs, next->n, depth);
         set_key(c, v);
+        c->follow[c->cur] = (uint8_t)v;
         c->cur = v;
         lk_stack_cache_promote(c, far);
         prefetch_guess(next->site, depth);
@@ -150,6 +151,7 @@ lk_stack_cache_walk(uintptr_t pc, uintptr_t sp, enum lk_kind kind, unsigned dept
     if (prev->site && next->site && next->site != guess)
         atomic_store_explicit(&prev->site->next, next->site, memory_order_release);
     set_key(c, v);
+    c->follow[c->cur] = (uint8_t)v;
     c->cur = v;
     lk_stack_cache_promote(c, far);
     if (next->site)
