@@ -73,9 +73,9 @@ lk_agent_room(size_t n)
  * interpose.c): the return address into the caller of the interposed
  * function, and the caller's stack pointer after the call. Preserve errno. */
 void lk_agent_on_alloc(void *p, size_t size, uintptr_t pc, uintptr_t sp);
-/* malloc(n) and calloc(n, size) with the record (do_malloc in interpose.c,
- * in one frame with the tracking path): for the exported functions once
- * their sampled-mode fast path did not apply. pc and sp as above. */
+/* malloc(n) and calloc(n, size) with the record, in one frame with the
+ * tracking path: for the exported functions once their sampled-mode fast
+ * path did not apply (and realloc(NULL, n), mallocx). pc and sp as above. */
 void *lk_agent_malloc(size_t n, uintptr_t pc, uintptr_t sp);
 void *lk_agent_calloc(size_t n, size_t size, uintptr_t pc, uintptr_t sp);
 void lk_agent_on_free(void *p);

@@ -41,19 +41,6 @@ extern void *__libc_pvalloc(size_t);
 #define LK_CALLER_PC ((uintptr_t)__builtin_return_address(0))
 #define LK_CALLER_SP ((uintptr_t)__builtin_dwarf_cfa())
 
-static inline void *
-do_malloc(size_t n, uintptr_t pc, uintptr_t sp)
-{
-    void *p = __libc_malloc(n + lk_agent_room(n));
-    if (p && lk_agent_tracking()) {
-        if (lk_agent_sample(n))
-            lk_agent_on_alloc(p, n, pc, sp);
-    } else if (lk_guard == LK_GUARD_PROBE)
-        lk_probe_hit = 1;
-    return p;
-}
-
-
 /* Sampled mode, the commonest case: the countdown to the next sample point
  * stays positive, so the block is not sampled. Decided before the real
  * allocation (it depends on the size only), which then is a tail call: 14
@@ -112,7 +99,7 @@ do_realloc(void *old, size_t n, uintptr_t pc, uintptr_t sp)
     if (!lk_agent_tracking())
         return __libc_realloc(old, n);
     if (!old)
-        return do_malloc(n, pc, sp);
+        return lk_agent_malloc(n, pc, sp);
     int found = (!lk_sample_mean || lk_live_map_maybe((uintptr_t)old)) && lk_agent_untrack(old, &li);
     /* realloc(p, 0) frees p: no room added then */
     void *p = __libc_realloc(old, n ? n + lk_agent_room(n) : 0);
@@ -216,7 +203,7 @@ mallocx(size_t n, int flags)
 {
     uintptr_t pc = LK_CALLER_PC, sp = LK_CALLER_SP;
     size_t align = (flags & 63) ? (size_t)1 << (flags & 63) : 0;
-    void *p = align > 16 ? do_memalign(align, n, pc, sp) : do_malloc(n, pc, sp);
+    void *p = align > 16 ? do_memalign(align, n, pc, sp) : lk_agent_malloc(n, pc, sp);
     if (p && (flags & 0x40))
         memset(p, 0, n);
     return p;
