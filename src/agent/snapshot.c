@@ -24,6 +24,7 @@
 #include "sys.h"
 
 #define LK_REFRESH_EVERY 600   /* snapshots between two that list every changed site */
+#define LK_SITE_AHEAD 8 /* sites whose lines a snapshot's loops prefetch ahead */
 #define LK_MATERIAL_BYTES 1024
 #define LK_MATERIAL_BLOCKS 16
 #define LK_MATERIAL_FRACTION 64
@@ -34,6 +35,19 @@
 
 /* LEAKSCOPE_THIN, read once at the first lk_snapshot_open (start-up, one
  * thread) and kept for a forked child's recording. */
+/* The lines a snapshot reads of site id (its header, its first cohorts'
+ * counters), ahead of the loop: the sites lie apart in the arena, so each
+ * was a miss (cc1plus, 47,500 sites: lk_site_read 2.6% of its samples). */
+static inline void
+prefetch_site(uint32_t id, uint32_t last)
+{
+    const struct lk_site *s = id <= last ? lk_site_get(id) : NULL;
+    if (s) {
+        __builtin_prefetch(lk_site_ctr(s));
+        __builtin_prefetch(s);
+    }
+}
+
 static struct {
     int loaded;
     uint64_t window_ns; /* 0 = never thin */
@@ -402,6 +416,7 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
     /* Totals are summed from the sites for the same reason. */
     for (uint32_t id = 1; id <= r->stacks_written; id++) {
         struct lk_site *s = lk_site_get(id);
+        prefetch_site(id + LK_SITE_AHEAD, r->stacks_written);
         lk_site_read(s, cohorts, &st);
         if (s->kind == LK_KIND_MMAP) {
             proc[LK_PROC_MMAP_LIVE] += st.f[LK_SITE_LIVE_BYTES];
@@ -423,6 +438,7 @@ lk_snapshot_write(struct lk_recorder *r, uint32_t period, uint64_t untracked_fre
                             refresh ? (ncl ? ncl : 1) : 0);
     for (uint32_t id = 1; id <= r->stacks_written; id++) {
         struct lk_site *s = lk_site_get(id);
+        prefetch_site(id + LK_SITE_AHEAD, r->stacks_written);
         lk_site_read(s, cohorts, &st);
         uint64_t allocs = st.f[LK_SITE_ALLOCS], frees = st.f[LK_SITE_FREES];
         struct lk_site_ctr *l = lk_site_ctr(s);
