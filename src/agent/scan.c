@@ -5,11 +5,12 @@
  * forks the scanner (scan_mark.c) as its own child, detaches, and wakes the
  * caller, which releases the locks: the program's pause is the stop plus the
  * copy of its page tables. A program exiting with one thread is scanned in
- * place: the tracer runs the scanner itself, nothing stopped or copied. The tracer and scanner use raw system calls only
- * (the tracer runs on the caller's TLS; the scanner's copy of glibc may hold
- * locks forever); children are cloned with exit_signal 0 and waited with
- * __WALL, so the program never sees a SIGCHLD, a zombie or a child of ours.
- * Every failure degrades to no scan, or a scan without registers. */
+ * place: the tracer runs the scanner itself, nothing stopped or copied. The
+ * tracer and scanner use raw system calls only (the tracer runs on the
+ * caller's TLS; the scanner's copy of glibc may hold locks forever);
+ * children are cloned with exit_signal 0 and waited with __WALL, so the
+ * program never sees a SIGCHLD, a zombie or a child of ours. Every failure
+ * degrades to no scan, or a scan without registers. */
 #include "scan.h"
 
 #include <errno.h>
